@@ -1,0 +1,1 @@
+"""Networks. Each takes `input_shape` and `out_features` first, then its family's options."""

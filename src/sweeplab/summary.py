@@ -1,0 +1,130 @@
+"""The sweep summary: one row per job from its metrics.json, sorted by the optimised metric."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+COLUMNS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss",
+           "test/acc")
+
+
+def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every job under the sweep dir that wrote a metrics.json."""
+    jobs = []
+    for path in sorted(sweep_dir.glob("*/metrics.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            record = {"status": "failed", "error": f"unreadable metrics.json: {exc}"}
+        record["job"] = path.parent.name
+        jobs.append(record)
+    return jobs
+
+
+def job_label(record: dict, varying: set[str] | None = None) -> str:
+    """The job's overrides; only the keys that differ across the sweep when `varying` is given."""
+    overrides = record.get("overrides") or []
+    if varying is not None:
+        overrides = [o for o in overrides if o.split("=", 1)[0] in varying]
+    return " ".join(overrides) if overrides else record.get("job", "?")
+
+
+def varying_keys(jobs: list[dict]) -> set[str]:
+    """Override keys whose value is not the same in every job."""
+    seen: dict[str, set[str]] = {}
+    for r in jobs:
+        for o in r.get("overrides") or []:
+            key, _, value = o.partition("=")
+            seen.setdefault(key, set()).add(value)
+    n = len(jobs)
+    return {k for k, vals in seen.items()
+            if len(vals) > 1 or sum(k == o.partition("=")[0] for r in jobs
+                                    for o in r.get("overrides") or []) < n}
+
+
+def sort_jobs(jobs: list[dict], metric: str) -> list[dict]:
+    """Completed jobs best first by `metric`, then the others."""
+    larger_better = "loss" not in metric
+
+    def key(r: dict) -> tuple:
+        v = r.get("metrics", {}).get(metric, math.nan)
+        ok = r.get("status") == "completed" and not math.isnan(v)
+        return (not ok, -v if (ok and larger_better) else (v if ok else 0.0))
+
+    return sorted(jobs, key=key)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.4f}"
+    return "" if v is None else str(v)
+
+
+def table_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
+    present = [c for c in COLUMNS if any(c in j.get("metrics", {}) for j in jobs)]
+    if metric not in present:
+        present.insert(0, metric)
+    header = ["job", "status", *present, "duration_s", "error"]
+    rows = []
+    varying = varying_keys(jobs) if len(jobs) > 1 else None
+    for r in sort_jobs(jobs, metric):
+        m = r.get("metrics", {})
+        rows.append([job_label(r, varying), r.get("status", "?"),
+                     *[_fmt(m.get(c)) for c in present],
+                     _fmt(r.get("duration_s")), (r.get("error") or "")[:200]])
+    return header, rows
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Path, list[dict]]:
+    """Write summary.csv and summary.md; returns their paths and the job records."""
+    jobs = read_jobs(sweep_dir)
+    metric = metric or next((j["optimized_metric"] for j in jobs if "optimized_metric" in j),
+                            "val/acc")
+    header, rows = table_rows(jobs, metric)
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    csv_path, md_path = sweep_dir / "summary.csv", sweep_dir / "summary.md"
+    atomic_write(csv_path, buf.getvalue())
+    lines = [f"# Sweep summary: {sweep_dir.name}", "",
+             f"{len(jobs)} jobs, sorted by `{metric}` "
+             f"({'lower' if 'loss' in metric else 'higher'} is better).", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    atomic_write(md_path, "\n".join(lines) + "\n")
+    return csv_path, md_path, jobs
+
+
+#: statuses of the jobs in the last summary written in this process (the CLI's exit code)
+LAST_STATUSES: list[str] = []
+
+
+class SweepSummary(Callback):
+    """Hydra callback: announce the sweep dir, and summarise it when the multirun ends."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        print(f"[sweeplab] sweep dir: {config.hydra.sweep.dir}", flush=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.is_dir():
+            return
+        _, md_path, jobs = write_summary(sweep_dir)
+        LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
+        print(md_path.read_text(), flush=True)
+        print(f"[sweeplab] summary: {md_path} (and summary.csv)")
+        print(f"[sweeplab] TensorBoard: tensorboard --logdir {sweep_dir}", flush=True)

@@ -1,0 +1,175 @@
+"""The LightningModules: one per task kind, each wrapping any network built from plain config.
+
+Hyperparameters are plain dicts (network, optimiser, init), so checkpoints load with
+`torch.load(weights_only=True)` and a model can be rebuilt from a checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import get_class
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric, MinMetric
+from torchmetrics.classification import Accuracy
+
+from sweeplab.init import init_weights
+from sweeplab.optim import build_optimizer, build_scheduler
+
+
+def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_features: int,
+                  init: dict[str, Any] | None = None) -> nn.Module:
+    """Instantiate `net["_target_"]` with its options, then apply the init scheme."""
+    options = {k: v for k, v in net.items() if k not in ("_target_", "loss", "input_shape")}
+    model = get_class(net["_target_"])(tuple(input_shape), out_features, **options)
+    if init:
+        init_weights(model, **init)
+    return model
+
+
+class TaskModule(L.LightningModule):
+    """What classification and regression share: the network, the optimiser, the schedule."""
+
+    def __init__(self, net: dict, optim: dict, init: dict | None, input_shape: list[int],
+                 out_features: int, max_epochs: int = 10) -> None:
+        super().__init__()
+        self.net = build_network(net, tuple(input_shape), out_features, init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self):
+        optim = dict(self.hparams.optim)
+        optimizer = build_optimizer(self.parameters(), **optim)
+        scheduler = build_scheduler(optimizer, max_epochs=self.hparams.max_epochs, **optim)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+class Classifier(TaskModule):
+    """Binary (one logit, BCE) or multi-class (one logit per class, cross-entropy).
+
+    `loss="mse"` trains on the squared error between predicted probabilities and the one-hot
+    (or 0/1) target: the course's lesson on why that stalls.
+    """
+
+    def __init__(self, net: dict, optim: dict, init: dict | None, input_shape: list[int],
+                 num_classes: int, loss: str = "auto", max_epochs: int = 10) -> None:
+        if loss == "auto":
+            loss = "bce" if num_classes == 2 else "ce"
+        binary_head = num_classes == 2 and loss in ("bce", "mse")
+        super().__init__(net, optim, init, input_shape, 1 if binary_head else num_classes,
+                         max_epochs)
+        self.save_hyperparameters()
+        self.loss_name, self.binary_head, self.num_classes = loss, binary_head, num_classes
+        task = "binary" if binary_head else "multiclass"
+        acc = {"task": task} if binary_head else {"task": task, "num_classes": num_classes}
+        self.train_acc, self.val_acc, self.test_acc = (Accuracy(**acc) for _ in range(3))
+        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in range(3))
+        self.val_acc_best = MaxMetric()
+
+    def probabilities(self, logits: Tensor) -> Tensor:
+        """Class probabilities, shape (N, num_classes), whichever head the model has."""
+        if self.binary_head:
+            p = torch.sigmoid(logits.squeeze(-1))
+            return torch.stack([1 - p, p], dim=-1)
+        return logits.softmax(dim=-1)
+
+    def loss_and_preds(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        if self.binary_head:
+            logits = logits.squeeze(-1)
+            target = y.float()
+            if self.loss_name == "mse":
+                loss = F.mse_loss(torch.sigmoid(logits), target)
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits, target)
+            return loss, (logits > 0).long()
+        if self.loss_name == "mse":
+            loss = F.mse_loss(logits.softmax(-1), F.one_hot(y, self.num_classes).float())
+        else:
+            loss = F.cross_entropy(logits, y)
+        return loss, logits.argmax(-1)
+
+    def _step(self, batch, stage: str) -> Tensor:
+        x, y = batch
+        loss, preds = self.loss_and_preds(self(x), y)
+        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        getattr(self, f"{stage}_acc").update(preds, y)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        # logged every `log_every_n_steps`; epoch means accumulate on the device (no host sync)
+        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
+                 batch_size=len(batch[1]))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss)
+        self.log("train/acc", self.train_acc)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        acc = self.val_acc.compute()
+        self.log("val/loss", self.val_loss, prog_bar=True)
+        self.log("val/acc", acc, prog_bar=True)
+        self.val_acc.reset()
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(acc)
+            self.log("val/acc_best", self.val_acc_best.compute())
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss)
+        self.log("test/acc", self.test_acc)
+
+
+class Regressor(TaskModule):
+    """Mean squared error regression; `val/loss_best` tracks the lowest validation loss."""
+
+    def __init__(self, net: dict, optim: dict, init: dict | None, input_shape: list[int],
+                 out_features: int = 1, loss: str = "auto", max_epochs: int = 10) -> None:
+        super().__init__(net, optim, init, input_shape, out_features, max_epochs)
+        self.save_hyperparameters()
+        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in range(3))
+        self.val_loss_best = MinMetric()
+
+    def _step(self, batch, stage: str) -> Tensor:
+        x, y = batch
+        loss = F.mse_loss(self(x), y)
+        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
+                 batch_size=len(batch[1]))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.val_loss.compute()
+        self.log("val/loss", loss, prog_bar=True)
+        self.val_loss.reset()
+        if not self.trainer.sanity_checking:
+            self.val_loss_best.update(loss)
+            self.log("val/loss_best", self.val_loss_best.compute())
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss)
