@@ -1,0 +1,1 @@
+"""Datasets: each a TensorDataModule whose tensors are built once and sliced into batches."""

@@ -1,0 +1,103 @@
+"""The one batch loader every dataset uses: tensors in memory, batches sliced on the device."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+
+class TensorLoader:
+    """Yields `(x, y)` batches sliced from whole-dataset tensors.
+
+    Inputs stored as uint8 are converted to float on the device one batch at a time:
+    `x.float() * scale + shift` (scale 1/255 maps pixels to [0, 1]). Shuffling draws one
+    permutation per epoch on the tensors' device from a seeded generator, so runs repeat.
+    Under DDP each rank takes every `world_size`-th index of the epoch's order.
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        scale: float = 1.0,
+        shift: float = 0.0,
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} inputs but {len(y)} targets")
+        self.x, self.y = x, y
+        self.batch_size = max(1, min(batch_size, len(x))) if len(x) else 1
+        self.shuffle = shuffle
+        self.scale, self.shift = scale, shift
+        self.drop_last = drop_last
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+        self.seed = seed
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank sees per epoch."""
+        return math.ceil(len(self.x) / self.world_size)
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def to(self, device: torch.device | str) -> TensorLoader:
+        """Move the stored tensors once; later batches are slices on that device."""
+        self.x, self.y = self.x.to(device), self.y.to(device)
+        return self
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state.get("epoch", 0))
+
+    def _order(self) -> Tensor | None:
+        n = len(self.x)
+        if not self.shuffle and self.world_size == 1:
+            return None
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=g).to(self.x.device)
+        else:
+            order = torch.arange(n, device=self.x.device)
+        if self.world_size > 1:
+            pad = self.num_samples * self.world_size - n
+            if pad:
+                order = torch.cat([order, order[:pad]])
+            order = order[self.rank :: self.world_size]
+        return order
+
+    def _convert(self, x: Tensor) -> Tensor:
+        if x.dtype == torch.uint8 or self.scale != 1.0 or self.shift != 0.0:
+            x = x.float()
+            if self.scale != 1.0:
+                x = x * self.scale
+            if self.shift != 0.0:
+                x = x + self.shift
+        return x
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        order = self._order()
+        self.epoch += 1
+        size = self.num_samples
+        bs = self.batch_size
+        for i in range(len(self)):
+            lo, hi = i * bs, min((i + 1) * bs, size)
+            if order is None:
+                xb, yb = self.x[lo:hi], self.y[lo:hi]
+            else:
+                idx = order[lo:hi]
+                xb, yb = self.x[idx], self.y[idx]
+            yield self._convert(xb), yb
