@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sweeplab.config import ConfigError
+from sweeplab.data.mnist import DataNotFoundError
 
 #: Hydra flags after which the preflight steps aside (they print or change the config source)
 PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -127,8 +128,10 @@ def preflight(argv: list[str], config_dir: Path) -> None:
                 fail(explain_compose_error(exc, job, config_dir))
             HydraConfig.instance().set_config(cfg)
             try:
-                check_config(cfg)
-            except ConfigError as exc:
+                _, dm = check_config(cfg)
+                # missing dataset files (and a failed download) stop here, not inside a job
+                dm.prepare_data()
+            except (ConfigError, DataNotFoundError) as exc:
                 fail(str(exc))
     GlobalHydra.instance().clear()
 

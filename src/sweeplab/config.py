@@ -173,10 +173,13 @@ class MNISTConfig(ImageConfig):
     download: bool = True
     val_size: float = 5000
     image_size: int = 28
+    train_size: float = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         fraction_or_count(self.val_size, "val_size")
+        require(self.train_size >= 0, "train_size",
+                f"must be 0 (all), a fraction in (0, 1) or a count >= 1, got {self.train_size}")
         require(4 <= self.image_size <= 64, "image_size",
                 f"must be between 4 and 64, got {self.image_size}")
 

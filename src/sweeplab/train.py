@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
+from sweeplab.data.mnist import DataNotFoundError
 from sweeplab.models.cnn import conv_output_shape
 from sweeplab.tasks import Classifier, Regressor
 
@@ -223,6 +224,6 @@ def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with config errors as one line and exit code 2."""
     try:
         return train(cfg)
-    except ConfigError as exc:
+    except (ConfigError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
