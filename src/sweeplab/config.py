@@ -33,7 +33,8 @@ def require(ok: bool, key: str, message: str) -> None:
 
 
 def one_of(value: str, key: str, allowed) -> None:
-    require(value in allowed, key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+    require(value in allowed, key,
+            f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
 
 
 def fraction_or_count(value: float, key: str) -> None:
