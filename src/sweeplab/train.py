@@ -223,7 +223,13 @@ def is_multirun() -> bool:
 def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with config errors as one line and exit code 2."""
     try:
-        return train(cfg)
+        value = train(cfg)
     except (ConfigError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if not is_multirun():  # a sweep prints its summary instead
+        out = Path(cfg.paths.output_dir)
+        metric = json.loads((out / "metrics.json").read_text())["optimized_metric"]
+        print(f"[sweeplab] {metric} = {value:.4f}; metrics.json and TensorBoard logs in {out} "
+              f"(tensorboard --logdir {out})", flush=True)
+    return value
