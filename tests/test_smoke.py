@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+import lightning as L
 import pytest
+import torch
 
 from fakedata import write_image_tree, write_mnist
 from sweeplab.config import ConfigError
-from sweeplab.train import check_config, train
+from sweeplab.train import build_module, check_config, train
 
 # dataset name -> overrides; {tmp} is the test's tmp dir (paths.data_dir is {tmp}/data)
 DATA = {
@@ -85,3 +87,27 @@ def test_pairs_that_cannot_train_are_rejected_before_training(make_cfg, tmp_path
     cfg = make_cfg(*overrides_for(model, data, tmp_path))
     with pytest.raises(ConfigError, match=words):
         check_config(cfg)
+
+
+def test_limit_train_batches_cuts_each_epoch_short(make_cfg, tmp_path):
+    # digits: 1,222 training images in batches of 100 -> 13 batches, of which 10% is 1
+    cfg = make_cfg("data=digits", "model=softmax", "trainer.max_epochs=2",
+                   "trainer.limit_train_batches=0.1")
+    train(cfg)
+    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"]["steps"] == 2.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_dataset_moves_to_the_device_once(make_cfg):
+    from sweeplab.train import build_datamodule
+
+    cfg = make_cfg("data=digits", "data.image_size=16", "model=cnn", "trainer=gpu",
+                   "trainer.max_epochs=1")
+    dm = build_datamodule(cfg)
+    module = build_module(cfg, dm)
+    trainer = L.Trainer(accelerator="gpu", devices=1, max_epochs=1, logger=False,
+                        enable_progress_bar=False, enable_checkpointing=False)
+    trainer.fit(module, datamodule=dm)
+    assert dm.loader("train").x.device.type == "cuda"
+    assert dm.splits["train"].x.dtype == torch.uint8
