@@ -111,3 +111,12 @@ def test_on_a_gpu_the_dataset_moves_to_the_device_once(make_cfg):
     trainer.fit(module, datamodule=dm)
     assert dm.loader("train").x.device.type == "cuda"
     assert dm.splits["train"].x.dtype == torch.uint8
+
+
+def test_a_diverged_run_reports_nan_loss_instead_of_hiding_it(make_cfg, tmp_path):
+    cfg = make_cfg("data=spiral", "model=deep", "optim.lr=1e4", "trainer.max_epochs=1")
+    train(cfg)
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "completed"
+    assert math.isnan(record["metrics"]["train/loss"])
+    assert math.isnan(record["metrics"]["val/loss"])
