@@ -120,3 +120,14 @@ def test_a_diverged_run_reports_nan_loss_instead_of_hiding_it(make_cfg, tmp_path
     assert record["status"] == "completed"
     assert math.isnan(record["metrics"]["train/loss"])
     assert math.isnan(record["metrics"]["val/loss"])
+
+
+def test_the_same_seed_trains_to_the_same_metrics(make_cfg, tmp_path):
+    def run(seed: int) -> dict:
+        train(make_cfg("data=spiral", "data.n_per_class=100", "model=deep",
+                       "trainer.max_epochs=1", f"seed={seed}"))
+        return json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+
+    first, again, other = run(3), run(3), run(4)
+    assert first["val/loss"] == again["val/loss"] and first["test/acc"] == again["test/acc"]
+    assert first["val/loss"] != other["val/loss"]
