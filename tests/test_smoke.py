@@ -72,7 +72,8 @@ def test_a_few_max_steps_train_a_real_config(make_cfg, tmp_path):
     train(cfg)
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["metrics"]["steps"] == 3.0
-    assert record["metrics"]["test/acc"] >= 0.0
+    # training stopped inside the first epoch, yet the job reports validation metrics
+    assert 0.0 <= record["metrics"]["val/acc"] <= 1.0 and "test/acc" in record["metrics"]
 
 
 @pytest.mark.parametrize("model, data, words", [

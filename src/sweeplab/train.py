@@ -176,6 +176,11 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
         logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
     trainer.fit(module, datamodule=dm)
     metrics = final_metrics(trainer)
+    if not any(k.startswith("val/") for k in metrics):
+        # max_steps ended training before the first epoch's validation: validate once now, so
+        # the job still reports (and returns) its validation metrics
+        trainer.validate(module, datamodule=dm, verbose=False)
+        metrics.update(final_metrics(trainer))
     if cfg.get("test", True):
         trainer.test(module, datamodule=dm, verbose=False)
         metrics.update(final_metrics(trainer))
