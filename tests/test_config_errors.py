@@ -20,11 +20,11 @@ CASES = {
     "dropout_one": (["model.dropout=1"], "model.dropout: must be in [0, 1), got 1.0"),
     "batch_size_zero": (["data.batch_size=0"], "data.batch_size: must be >= 1, got 0"),
     "lr_not_a_number": (["optim.lr=abc"], "optim.lr: expected a number, got 'abc'"),
-    "unknown_data_key": (["data.foo=1"], "data.foo: unknown key for data=MNISTData; allowed: "),
+    "unknown_data_key": (["data.foo=1"], "data.foo: unknown key for data=mnist; allowed: "),
     "unknown_model_option": (["model=cnnn"],
                              "model=cnnn: no such option; allowed: cnn, deep, logistic, mlp"),
     "option_not_in_family": (["model=logistic", "model.batchnorm=true"],
-                             "model.batchnorm: unknown key for model=LogisticRegression; "
+                             "model.batchnorm: unknown key for model=logistic; "
                              "allowed: loss, input_shape"),
     "input_shape_mismatch": (["data=digits", "data.image_size=16", "model=cnn",
                               "model.input_shape=[1,28,28]"],
@@ -34,7 +34,7 @@ CASES = {
     "activation_unknown": (["model.activation=swish"],
                            "model.activation: 'swish' is not allowed; allowed: sigmoid, tanh"),
     "activation_on_softmax": (["data=spiral", "model=softmax", "model.activation=relu"],
-                              "model.activation: unknown key for model=SoftmaxRegression"),
+                              "model.activation: unknown key for model=softmax"),
     "logistic_on_three_classes": (["data=spiral", "model=logistic"],
                                   "model=logistic needs two-class data; SpiralData has 3"),
     "cnn_on_points": (["data=spiral", "model=cnn"], "model=cnn needs image data"),

@@ -51,7 +51,7 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
         rest = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
         group = key.split(".")[0]
         try:
-            cfg = compose(config_name="train", overrides=rest)
+            cfg = compose(config_name="train", overrides=rest, return_hydra_config=True)
             node = cfg.get(group)
             if isinstance(node, dict) or OmegaConf.is_dict(node):
                 chosen = _chosen(group, cfg)
@@ -68,6 +68,10 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
 
 
 def _chosen(group: str, cfg) -> str:
+    """The group's option as the user names it (`mnist`), else its class name."""
+    choice = cfg.hydra.runtime.choices.get(group) if "hydra" in cfg else None
+    if choice:
+        return str(choice)
     node = cfg.get(group)
     target = node.get("_target_") or node.get("name") or node.get("scheme") or "?"
     return str(target).rsplit(".", 1)[-1]
