@@ -48,6 +48,8 @@ CASES = {
                           "init.distribution: 'cauchy' is not allowed; allowed: uniform, normal"),
     "max_epochs_zero": (["trainer.max_epochs=0"], "trainer.max_epochs: must be >= 1"),
     "seed_negative": (["seed=-1"], "seed: must be >= 0, got -1"),
+    "precision_typo": (["trainer.precision=32-tru"],
+                       "trainer.precision: '32-tru' is not allowed; allowed: 32-true, 16-mixed"),
     "unknown_top_level_key": (["foo=1"], "foo: unknown key"),
     "sweep_without_m": (["model.dropout=0,0.5"], "add -m to sweep"),
     "image_folder_without_root": (["data=image_folder"], "data.root: must name a folder"),

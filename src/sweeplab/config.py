@@ -411,6 +411,9 @@ INIT_SCHEMAS: dict[str, type] = {
 
 # ---------------------------------------------------------------- trainer
 
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16",
+              "bf16", "64", "transformer-engine", "transformer-engine-float16")
+
 
 @dataclass
 class TrainerConfig:
@@ -441,6 +444,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         one_of(self.accelerator, "accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
+        one_of(str(self.precision), "precision", PRECISIONS)
         require(self.max_epochs >= 1 or self.max_epochs == -1, "max_epochs",
                 f"must be >= 1 (or -1 with max_steps), got {self.max_epochs}")
         require(self.max_steps >= 1 or self.max_steps == -1, "max_steps",
