@@ -106,3 +106,20 @@ def test_build_network_takes_the_plain_model_config():
                          "activation": "tanh", "loss": "auto", "input_shape": None},
                         (2,), 3)
     assert linears(net) == [(2, 5), (5, 3)]
+
+
+def test_cnn_batchnorm_can_follow_the_activation():
+    before = [type(m) for m in SmallCNN((1, 8, 8), 2, channels=[4], batchnorm=True).features]
+    after = [type(m) for m in SmallCNN((1, 8, 8), 2, channels=[4], batchnorm=True,
+                                       bn_after_activation=True).features]
+    assert before == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d]
+    assert after == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.MaxPool2d]
+
+
+@pytest.mark.parametrize("family", ["logistic", "softmax", "mlp", "deep", "cnn"])
+def test_every_model_config_file_builds_its_network(make_cfg, family):
+    from omegaconf import OmegaConf
+
+    net = build_network(OmegaConf.to_container(make_cfg(f"model={family}").model),
+                        (1, 16, 16), 1 if family == "logistic" else 10)
+    assert net(torch.randn(2, 1, 16, 16)).shape[0] == 2
