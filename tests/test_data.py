@@ -325,3 +325,12 @@ def test_image_folder_needs_two_class_folders(tmp_path):
     root = write_image_tree(tmp_path, classes=("only",))
     with pytest.raises(ValueError, match="at least two class folders"):
         ImageFolderData(root=str(root))
+
+
+def test_mnist_rejects_a_validation_split_that_leaves_nothing_to_train_on(tmp_path):
+    from sweeplab.config import ConfigError
+
+    write_mnist(tmp_path, n_train=300, n_test=50)
+    with pytest.raises(ConfigError, match="data.val_size=5000 leaves no training images"):
+        MNISTData(data_dir=str(tmp_path), download=False, val_size=5000).prepare_data()
+    MNISTData(data_dir=str(tmp_path), download=False, val_size=0.1).prepare_data()

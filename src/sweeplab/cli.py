@@ -135,7 +135,7 @@ def preflight(argv: list[str], config_dir: Path) -> None:
     for dm in datamodules:
         try:
             dm.prepare_data()
-        except DataNotFoundError as exc:
+        except (ConfigError, DataNotFoundError) as exc:
             fail(str(exc))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from sweeplab.config import ConfigError
 from sweeplab.data.base import Split, split_off
 from sweeplab.data.images import ImageData, resize_uint8
 
@@ -80,8 +81,14 @@ class MNISTData(ImageData):
             socket.setdefaulttimeout(previous)
 
     def prepare_data(self) -> None:
-        """Find or fetch the files (Lightning calls this once, before `setup`)."""
+        """Find or fetch the files (Lightning calls this once, before `setup`), then check
+        that the validation split leaves images to train on."""
         self._ensure_files()
+        labels = self.raw_dir / "train-labels-idx1-ubyte"
+        n = int.from_bytes(labels.read_bytes()[4:8], "big")  # IDX header: magic, count
+        if self.val_size >= 1 and int(self.val_size) >= n:
+            raise ConfigError(f"data.val_size={int(self.val_size)} leaves no training images: "
+                              f"{labels.parent} holds {n}; use a smaller data.val_size")
 
     def _copy_from_system_dirs(self, cls, folders: tuple[str, ...]) -> bool:
         import gzip
