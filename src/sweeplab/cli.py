@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sweeplab.config import ConfigError
+from sweeplab.data.mnist import DataNotFoundError
 
 #: Hydra flags after which the preflight steps aside (they print or change the config source)
 PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -50,7 +51,7 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
         rest = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
         group = key.split(".")[0]
         try:
-            cfg = compose(config_name="train", overrides=rest)
+            cfg = compose(config_name="train", overrides=rest, return_hydra_config=True)
             node = cfg.get(group)
             if isinstance(node, dict) or OmegaConf.is_dict(node):
                 chosen = _chosen(group, cfg)
@@ -61,10 +62,16 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
             pass
         return f"{key}: unknown key"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if first.startswith("Ambiguous value"):  # Hydra's hint spans three more lines
+        first += " (add -m to sweep over the values, or write key=[a,b] for a list)"
     return first
 
 
 def _chosen(group: str, cfg) -> str:
+    """The group's option as the user names it (`mnist`), else its class name."""
+    choice = cfg.hydra.runtime.choices.get(group) if "hydra" in cfg else None
+    if choice:
+        return str(choice)
     node = cfg.get(group)
     target = node.get("_target_") or node.get("name") or node.get("scheme") or "?"
     return str(target).rsplit(".", 1)[-1]
@@ -90,8 +97,6 @@ def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[l
 
 def preflight(argv: list[str], config_dir: Path) -> None:
     """Compose and check every job named by `argv`; exit 2 with one line on the first error."""
-    from sweeplab.train import check_config
-
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
         return
     multirun = any(a in ("-m", "--multirun") for a in argv)
@@ -120,17 +125,33 @@ def preflight(argv: list[str], config_dir: Path) -> None:
                 else [firsts]
         except HydraException as exc:
             fail(explain_compose_error(exc, overrides, config_dir))
-        for job in jobs[:MAX_CHECKED_JOBS]:
-            try:
-                cfg = compose(config_name="train", overrides=job, return_hydra_config=True)
-            except (HydraException, OmegaConfBaseException, ValueError) as exc:
-                fail(explain_compose_error(exc, job, config_dir))
-            HydraConfig.instance().set_config(cfg)
-            try:
-                check_config(cfg)
-            except ConfigError as exc:
-                fail(str(exc))
+        try:
+            datamodules = [check_job(job, config_dir) for job in jobs[:MAX_CHECKED_JOBS]]
+        finally:
+            HydraConfig.instance().cfg = None  # Hydra's own run sets it again
     GlobalHydra.instance().clear()
+    # only once every config is good: missing dataset files (and a failed download) stop
+    # here, not inside a job; a no-op for generated data, a file check once files exist
+    for dm in datamodules:
+        try:
+            dm.prepare_data()
+        except (ConfigError, DataNotFoundError) as exc:
+            fail(str(exc))
+
+
+def check_job(job: list[str], config_dir: Path):
+    """Compose one job's config and run every pre-training check; its DataModule."""
+    from sweeplab.train import check_config
+
+    try:
+        cfg = compose(config_name="train", overrides=job, return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        fail(explain_compose_error(exc, job, config_dir))
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a run
+    try:
+        return check_config(cfg)[1]
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:

@@ -33,7 +33,8 @@ def require(ok: bool, key: str, message: str) -> None:
 
 
 def one_of(value: str, key: str, allowed) -> None:
-    require(value in allowed, key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+    require(value in allowed, key,
+            f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
 
 
 def fraction_or_count(value: float, key: str) -> None:
@@ -173,10 +174,13 @@ class MNISTConfig(ImageConfig):
     download: bool = True
     val_size: float = 5000
     image_size: int = 28
+    train_size: float = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         fraction_or_count(self.val_size, "val_size")
+        require(self.train_size >= 0, "train_size",
+                f"must be 0 (all), a fraction in (0, 1) or a count >= 1, got {self.train_size}")
         require(4 <= self.image_size <= 64, "image_size",
                 f"must be between 4 and 64, got {self.image_size}")
 
@@ -407,6 +411,9 @@ INIT_SCHEMAS: dict[str, type] = {
 
 # ---------------------------------------------------------------- trainer
 
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16",
+              "bf16", "64", "transformer-engine", "transformer-engine-float16")
+
 
 @dataclass
 class TrainerConfig:
@@ -437,6 +444,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         one_of(self.accelerator, "accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
+        one_of(str(self.precision), "precision", PRECISIONS)
         require(self.max_epochs >= 1 or self.max_epochs == -1, "max_epochs",
                 f"must be >= 1 (or -1 with max_steps), got {self.max_epochs}")
         require(self.max_steps >= 1 or self.max_steps == -1, "max_steps",

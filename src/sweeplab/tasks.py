@@ -30,6 +30,12 @@ def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_feature
     return model
 
 
+def loss_mean() -> MeanMetric:
+    """A running mean of the loss that keeps NaN (a diverged run shows NaN, not a survivor mean)
+    and never checks values on the host, so updates need no device sync."""
+    return MeanMetric(nan_strategy="disable")
+
+
 class TaskModule(L.LightningModule):
     """What classification and regression share: the network, the optimiser, the schedule."""
 
@@ -68,8 +74,9 @@ class Classifier(TaskModule):
         self.loss_name, self.binary_head, self.num_classes = loss, binary_head, num_classes
         task = "binary" if binary_head else "multiclass"
         acc = {"task": task} if binary_head else {"task": task, "num_classes": num_classes}
+        acc["validate_args"] = False  # its checks read values back to the host every step
         self.train_acc, self.val_acc, self.test_acc = (Accuracy(**acc) for _ in range(3))
-        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in range(3))
+        self.train_loss, self.val_loss, self.test_loss = (loss_mean() for _ in range(3))
         self.val_acc_best = MaxMetric()
 
     def probabilities(self, logits: Tensor) -> Tensor:
@@ -139,7 +146,7 @@ class Regressor(TaskModule):
                  out_features: int = 1, loss: str = "auto", max_epochs: int = 10) -> None:
         super().__init__(net, optim, init, input_shape, out_features, max_epochs)
         self.save_hyperparameters()
-        self.train_loss, self.val_loss, self.test_loss = (MeanMetric() for _ in range(3))
+        self.train_loss, self.val_loss, self.test_loss = (loss_mean() for _ in range(3))
         self.val_loss_best = MinMetric()
 
     def _step(self, batch, stage: str) -> Tensor:

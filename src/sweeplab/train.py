@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
+from sweeplab.data.mnist import DataNotFoundError
 from sweeplab.models.cnn import conv_output_shape
 from sweeplab.tasks import Classifier, Regressor
 
@@ -175,6 +176,11 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
         logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
     trainer.fit(module, datamodule=dm)
     metrics = final_metrics(trainer)
+    if not any(k.startswith("val/") for k in metrics):
+        # max_steps ended training before the first epoch's validation: validate once now, so
+        # the job still reports (and returns) its validation metrics
+        trainer.validate(module, datamodule=dm, verbose=False)
+        metrics.update(final_metrics(trainer))
     if cfg.get("test", True):
         trainer.test(module, datamodule=dm, verbose=False)
         metrics.update(final_metrics(trainer))
@@ -222,7 +228,13 @@ def is_multirun() -> bool:
 def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with config errors as one line and exit code 2."""
     try:
-        return train(cfg)
-    except ConfigError as exc:
+        value = train(cfg)
+    except (ConfigError, DataNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if not is_multirun():  # a sweep prints its summary instead
+        out = Path(cfg.paths.output_dir)
+        metric = json.loads((out / "metrics.json").read_text())["optimized_metric"]
+        print(f"[sweeplab] {metric} = {value:.4f}; metrics.json and TensorBoard logs in {out} "
+              f"(tensorboard --logdir {out})", flush=True)
+    return value

@@ -21,6 +21,7 @@ class ImageFolderData(ImageData):
         self.input_shape = (channels, image_size, image_size)
         self._classes = self._find_classes()
         self.num_classes = len(self._classes)
+        self.task = "binary" if self.num_classes == 2 else "multiclass"
 
     def _find_classes(self) -> list[str]:
         if not self.root.is_dir():

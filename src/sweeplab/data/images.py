@@ -1,4 +1,4 @@
-"""Base for image datasets: uint8 tensors (N, C, H, W), scaled to [0, 1] and normalised per batch."""
+"""Base for image datasets: uint8 (N, C, H, W) tensors, scaled and normalised per batch."""
 
 from __future__ import annotations
 

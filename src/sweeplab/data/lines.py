@@ -11,6 +11,7 @@ from sweeplab.data.images import ImageData
 
 
 class LinesData(GeneratedData, ImageData):
+    task = "binary"
     num_classes = 2
     input_shape = (1, 11, 11)
 

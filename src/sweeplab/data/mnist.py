@@ -7,10 +7,15 @@ split of the 60,000 training images; the test set is the official 10,000.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+from sweeplab.config import ConfigError
 from sweeplab.data.base import Split, split_off
 from sweeplab.data.images import ImageData, resize_uint8
+
+#: seconds a download may wait on the network before giving up (torchvision sets no timeout)
+DOWNLOAD_TIMEOUT = 20
 
 
 class DataNotFoundError(RuntimeError):
@@ -25,10 +30,11 @@ class MNISTData(ImageData):
     system_dirs: tuple[str, ...] = ()
 
     def __init__(self, data_dir: str = "data", download: bool = True, val_size: float = 5000,
-                 image_size: int = 28, **kwargs) -> None:
+                 image_size: int = 28, train_size: float = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.data_dir = Path(data_dir)
         self.download, self.val_size, self.image_size = download, val_size, image_size
+        self.train_size = train_size
         self.input_shape = (1, image_size, image_size)
 
     @property
@@ -43,29 +49,52 @@ class MNISTData(ImageData):
         probe.root = str(self.data_dir)
         if probe._check_exists():
             return
-        if self._copy_from_system_dirs(cls):
+        # .gz files a user dropped into raw/ count too, even with download=false
+        if self._copy_from_system_dirs(cls, (str(self.raw_dir), *self.system_dirs)):
             return
         error = None
         if self.download:
-            try:
-                cls(str(self.data_dir), train=True, download=True)
+            error = self._try_download(cls)
+            if error is None:
                 return
-            except Exception as exc:  # network failure, checksum mismatch, ...
-                error = exc
         names = [Path(url).name.removesuffix(".gz") for url, _ in cls.resources]
         where = [str(self.raw_dir)] + list(self.system_dirs)
-        reason = f"download failed ({error})" if error else "download=false"
+        # torchvision's message spans several lines (one per mirror); keep ours to one
+        reason = f"download failed ({' '.join(str(error).split())[:300]})" if error \
+            else "download=false"
         raise DataNotFoundError(
             f"{self.dataset_name} files not found; looked in {', '.join(where)} and {reason}. "
             f"Put {', '.join(names)} (or their .gz) in {self.raw_dir}, or set "
             f"paths.data_dir to a folder that holds {self.dataset_name}/raw/."
         )
 
-    def _copy_from_system_dirs(self, cls) -> bool:
+    def _try_download(self, cls) -> Exception | None:
+        """Let torchvision fetch the files; the error if that fails (None on success)."""
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # offline machines fail fast, not hang
+        try:
+            cls(str(self.data_dir), train=True, download=True)
+            return None
+        except Exception as exc:  # network failure, checksum mismatch, ...
+            return exc
+        finally:
+            socket.setdefaulttimeout(previous)
+
+    def prepare_data(self) -> None:
+        """Find or fetch the files (Lightning calls this once, before `setup`), then check
+        that the validation split leaves images to train on."""
+        self._ensure_files()
+        labels = self.raw_dir / "train-labels-idx1-ubyte"
+        n = int.from_bytes(labels.read_bytes()[4:8], "big")  # IDX header: magic, count
+        if self.val_size >= 1 and int(self.val_size) >= n:
+            raise ConfigError(f"data.val_size={int(self.val_size)} leaves no training images: "
+                              f"{labels.parent} holds {n}; use a smaller data.val_size")
+
+    def _copy_from_system_dirs(self, cls, folders: tuple[str, ...]) -> bool:
         import gzip
         import shutil
 
-        for folder in map(Path, self.system_dirs):
+        for folder in map(Path, folders):
             names = [Path(url).name for url, _ in cls.resources]
             if not all((folder / n).exists() for n in names):
                 continue
@@ -88,6 +117,8 @@ class MNISTData(ImageData):
         x_train = resize_uint8(train.data.unsqueeze(1), self.image_size)
         x_test = resize_uint8(test.data.unsqueeze(1), self.image_size)
         fit, val = split_off(x_train, train.targets.long(), self.val_size, self.seed)
+        if 0 < self.train_size < len(fit.x):  # a seeded subset of the rest, for quick runs
+            _, fit = split_off(fit.x, fit.y, self.train_size, self.seed + 1)
         return {"train": fit, "val": val, "test": Split(x_test, test.targets.long())}
 
 

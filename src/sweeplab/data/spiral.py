@@ -7,6 +7,7 @@ from torch import Tensor
 
 from sweeplab.data.generated import GeneratedData
 
+
 class SpiralData(GeneratedData):
     task = "multiclass"
     input_shape = (2,)
@@ -22,7 +23,8 @@ class SpiralData(GeneratedData):
         turn = 4.0 * 3 / k  # the original spans 4 radians per arm for 3 arms
         for j in range(k):
             r = torch.linspace(0.0, 1.0, n)
-            t = torch.linspace(j * turn, (j + 1) * turn, n) + torch.randn(n, generator=g) * self.noise
+            t = torch.linspace(j * turn, (j + 1) * turn, n)
+            t = t + torch.randn(n, generator=g) * self.noise
             xs.append(torch.stack([r * torch.sin(t), r * torch.cos(t)], dim=1))
             ys.append(torch.full((n,), j, dtype=torch.long))
         return torch.cat(xs), torch.cat(ys)

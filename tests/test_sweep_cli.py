@@ -1,0 +1,111 @@
+"""The command line as a user runs it: a sweep on MNIST-layout files, a single run's folder, the
+missing-dataset message, and which keys can be swept."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from conftest import CONF, run_script
+from fakedata import write_mnist
+from sweeplab.cli import expand, preflight
+
+QUIET = ["threads=1", "trainer.enable_progress_bar=false"]
+
+
+def hparams_linked_to_final_metrics(job_dir) -> tuple[list[str], list[str]]:
+    """The metric tags the HParams tab shows for a job, and the scalar tags it logged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(job_dir))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")["_hparams_/experiment"]
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
+    return [m.name.tag for m in experiment.metric_infos], events.Tags()["scalars"]
+
+
+@pytest.mark.slow
+def test_cnn_momentum_sweep_on_mnist_files_writes_jobs_logs_and_summary(tmp_path):
+    data_dir = tmp_path / "mnist"
+    write_mnist(data_dir, n_train=600, n_test=100)
+    sweep = tmp_path / "sweep"
+    result = run_script(["train.py", "-m", "model=cnn", "optim.momentum=0,0.9",
+                         f"paths.data_dir={data_dir}", "data.val_size=100",
+                         "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", *QUIET],
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [j.name.split("_", 1)[0] for j in jobs] == ["0", "1"]
+    assert "optim.momentum=0.9" in jobs[1].name and "model=cnn" in jobs[1].name
+    for job, momentum in zip(jobs, ("0", "0.9"), strict=True):
+        record = json.loads((job / "metrics.json").read_text())
+        assert record["status"] == "completed"
+        assert f"optim.momentum={momentum}" in record["overrides"]
+        assert record["threads"] == 1 and record["duration_s"] > 0
+        assert {"val/acc", "test/acc", "train/loss"} <= set(record["metrics"])
+        assert list(job.glob("events.out.tfevents.*"))
+        metric_tags, scalars = hparams_linked_to_final_metrics(job)
+        assert "final/val_acc" in metric_tags and "final/test_acc" in metric_tags
+        assert {"final/val_acc", "val/acc", "train/loss"} <= set(scalars)
+
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert sorted(r["job"] for r in rows) == ["optim.momentum=0", "optim.momentum=0.9"]
+    accs = [float(r["val/acc"]) for r in rows]
+    assert accs == sorted(accs, reverse=True)
+    md = (sweep / "summary.md").read_text()
+    assert md.count("| optim.momentum=") == 2
+    assert f"summary: {sweep / 'summary.md'}" in result.stdout
+    assert f"tensorboard --logdir {sweep}" in result.stdout
+
+
+def test_single_run_writes_its_own_folder_and_says_where(tmp_path):
+    result = run_script(["train.py", "data=spiral", "model=deep", "trainer.max_epochs=1",
+                         *QUIET], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = (tmp_path / "outputs" / "runs" / "train").iterdir()
+    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
+    assert list(run.glob("events.out.tfevents.*"))
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    assert (run / ".hydra" / "config.yaml").exists()
+    assert f"tensorboard --logdir {run}" in result.stdout
+
+
+def test_missing_mnist_files_stop_with_where_and_how_in_one_line(tmp_path):
+    empty = tmp_path / "nothing"
+    result = run_script(["train.py", f"paths.data_dir={empty}", "data.download=false", *QUIET],
+                        cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: MNIST files not found")
+    assert str(empty / "MNIST" / "raw") in lines[0]
+    assert "train-images-idx3-ubyte" in lines[0] and "paths.data_dir" in lines[0]
+    assert not (tmp_path / "outputs").exists()  # stopped before any job started
+
+
+SWEEPS = [
+    "model.activation=sigmoid,tanh,relu", "model.hidden=[8],[8,8]", "model.dropout=0,0.5",
+    "model.batchnorm=false,true", "optim.lr=0.1,0.01", "optim.momentum=0,0.9",
+    "optim.weight_decay=0,0.001", "init=default,xavier,he", "data.batch_size=10,20",
+    "seed=0,1", "trainer.max_epochs=1,2",
+]
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_each_documented_key_can_be_swept(sweep):
+    argv = ["-m", "data=spiral", "model=deep", sweep]
+    preflight(argv, CONF)  # every job composes and passes the checks
+    values = sweep.split("=", 1)[1]
+    expected = 2 if sweep.startswith("model.hidden") else len(values.split(","))
+    jobs = expand(argv[1:], multirun=True, sweeper_params={})
+    assert len(jobs) == expected
+
+
+def test_sweeps_over_several_keys_run_every_combination():
+    jobs = expand(["model=mlp", "model.activation=sigmoid,relu", "init=default,xavier,he"],
+                  multirun=True, sweeper_params={})
+    assert len(jobs) == 6 and len({tuple(j) for j in jobs}) == 6
