@@ -459,6 +459,7 @@ class RunConfig:
     optimized_metric: str = "auto"
     test: bool = True
     task_name: str = "train"
+    resume: bool = False
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
