@@ -33,7 +33,8 @@ def require(ok: bool, key: str, message: str) -> None:
 
 
 def one_of(value: str, key: str, allowed) -> None:
-    require(value in allowed, key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+    if value not in allowed:
+        raise FieldError(key, f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
 
 
 def fraction_or_count(value: float, key: str) -> None:
@@ -452,6 +453,11 @@ class TrainerConfig:
 # ---------------------------------------------------------------- top level
 
 
+#: what a job can optimise and sort by (the metrics the task modules log at epoch end)
+METRICS = ("val/acc", "val/acc_best", "val/loss", "val/loss_best", "train/loss", "train/acc",
+           "test/acc", "test/loss")
+
+
 @dataclass
 class RunConfig:
     seed: int = 0
@@ -462,6 +468,8 @@ class RunConfig:
     resume: bool = False
 
     def __post_init__(self) -> None:
+        if self.optimized_metric != "auto":
+            one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
 

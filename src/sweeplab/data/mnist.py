@@ -1,8 +1,9 @@
 """MNIST through torchvision's dataset class, in its folder layout under `data_dir`.
 
-Files a user already has (`<data_dir>/MNIST/raw/train-images-idx3-ubyte`, ...) are used as they
-are; otherwise torchvision downloads them when `download` is true. The validation set is a seeded
-split of the 60,000 training images; the test set is the official 10,000.
+Files a user already has (`<data_dir>/MNIST/raw/train-images-idx3-ubyte`, ..., raw or .gz) are
+read as they are, by sweeplab's own checked IDX reader; otherwise torchvision downloads them when
+`download` is true. The validation set is a seeded split of the 60,000 training images; the test
+set is the official 10,000.
 """
 
 from __future__ import annotations
@@ -10,11 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from sweeplab.data.base import Split, split_off
+from sweeplab.data.errors import DataError
+from sweeplab.data.idx import read_split
 from sweeplab.data.images import ImageData, resize_uint8
 
 
-class DataNotFoundError(RuntimeError):
+class DataNotFoundError(DataError):
     """The dataset's files are missing and could not be fetched."""
+
+
+#: the four IDX files of every MNIST-style dataset, by split: (images, labels)
+FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
 class MNISTData(ImageData):
@@ -35,60 +43,50 @@ class MNISTData(ImageData):
     def raw_dir(self) -> Path:
         return self.data_dir / self.dataset_name / "raw"
 
-    def _ensure_files(self) -> None:
+    def find_files(self) -> dict[str, Path] | None:
+        """The four files (raw or .gz), all from one folder: raw_dir first, then system dirs."""
+        names = [n for pair in FILES.values() for n in pair]
+        for folder in (self.raw_dir, *map(Path, self.system_dirs)):
+            found = {}
+            for n in names:
+                found[n] = next((p for p in (folder / n, folder / f"{n}.gz") if p.is_file()), None)
+            if all(found.values()):
+                return found
+        return None
+
+    def _ensure_files(self) -> dict[str, Path]:
+        found = self.find_files()
+        if found:
+            return found
         import torchvision.datasets as tvd
 
-        cls = getattr(tvd, self.dataset_name)
-        probe = cls.__new__(cls)
-        probe.root = str(self.data_dir)
-        if probe._check_exists():
-            return
-        if self._copy_from_system_dirs(cls):
-            return
         error = None
         if self.download:
             try:
-                cls(str(self.data_dir), train=True, download=True)
-                return
+                getattr(tvd, self.dataset_name)(str(self.data_dir), train=True, download=True)
+                found = self.find_files()
+                if found:
+                    return found
             except Exception as exc:  # network failure, checksum mismatch, ...
                 error = exc
-        names = [Path(url).name.removesuffix(".gz") for url, _ in cls.resources]
+        names = [n for pair in FILES.values() for n in pair]
         where = [str(self.raw_dir)] + list(self.system_dirs)
         reason = f"download failed ({error})" if error else "download=false"
         raise DataNotFoundError(
+            self.raw_dir,
             f"{self.dataset_name} files not found; looked in {', '.join(where)} and {reason}. "
             f"Put {', '.join(names)} (or their .gz) in {self.raw_dir}, or set "
             f"paths.data_dir to a folder that holds {self.dataset_name}/raw/."
         )
 
-    def _copy_from_system_dirs(self, cls) -> bool:
-        import gzip
-        import shutil
-
-        for folder in map(Path, self.system_dirs):
-            names = [Path(url).name for url, _ in cls.resources]
-            if not all((folder / n).exists() for n in names):
-                continue
-            self.raw_dir.mkdir(parents=True, exist_ok=True)
-            for n in names:
-                target = self.raw_dir / n.removesuffix(".gz")
-                if not target.exists():
-                    with gzip.open(folder / n, "rb") as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-            return True
-        return False
-
     def load(self) -> dict[str, Split]:
-        import torchvision.datasets as tvd
-
-        self._ensure_files()
-        cls = getattr(tvd, self.dataset_name)
-        train = cls(str(self.data_dir), train=True, download=False)
-        test = cls(str(self.data_dir), train=False, download=False)
-        x_train = resize_uint8(train.data.unsqueeze(1), self.image_size)
-        x_test = resize_uint8(test.data.unsqueeze(1), self.image_size)
-        fit, val = split_off(x_train, train.targets.long(), self.val_size, self.seed)
-        return {"train": fit, "val": val, "test": Split(x_test, test.targets.long())}
+        files = self._ensure_files()
+        splits = {}
+        for split, (images, labels) in FILES.items():
+            x, y = read_split(files[images], files[labels], self.num_classes)
+            splits[split] = Split(resize_uint8(x, self.image_size), y)
+        fit, val = split_off(splits["train"].x, splits["train"].y, self.val_size, self.seed)
+        return {"train": fit, "val": val, "test": splits["test"]}
 
 
 class FashionMNISTData(MNISTData):
