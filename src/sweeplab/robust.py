@@ -43,8 +43,9 @@ def outcome(exc: BaseException) -> tuple[str, str]:
         return "diverged", str(exc)
     if isinstance(exc, Interrupted):
         return "interrupted", str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted", "stopped by a second Ctrl-C before a checkpoint was saved"
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return "interrupted", "stopped before a checkpoint could be saved (Ctrl-C outside " \
+                              "training, or pressed twice); resume=true starts it again"
     if isinstance(exc, ConfigError | DataError):
         return "failed", str(exc)
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -11,6 +11,8 @@ import json
 import logging
 import math
 import os
+import shlex
+import signal
 import sys
 import time
 import warnings
@@ -207,7 +209,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     started = time.time()
     out = output_dir(cfg)
-    overrides = job_overrides()
+    overrides = [o for o in job_overrides() if not o.startswith("resume=")]
     previous = resume.find_previous(out, overrides, is_multirun()) if cfg.get("resume") else None
     if previous is not None and previous.finished:
         print(f"[sweeplab] {previous.folder}: already {previous.record['status']}, skipped",
@@ -247,7 +249,7 @@ def resume_hint() -> str:
     args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
     if is_multirun():
         args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
-    return f"python {sys.argv[0]} {' '.join(args)} resume=true"
+    return f"python {sys.argv[0]} {shlex.join(args)} resume=true"
 
 
 def main(cfg: DictConfig) -> float | None:
@@ -271,3 +273,6 @@ def main(cfg: DictConfig) -> float | None:
         print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
               file=sys.stderr, flush=True)
         raise SystemExit(128 + exc.signum) from None
+    except KeyboardInterrupt:
+        print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
