@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from torchmetrics import Metric
 
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
+
+# a diverged job's NaN losses reach the epoch means before the guard stops it; its status says so
+warnings.filterwarnings("ignore", message=r"Encountered `nan` values in tensor")
 
 
 class Diverged(RuntimeError):
@@ -99,7 +103,11 @@ class DivergenceGuard(L.Callback):
 
 
 def metric_states(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
-    """The running state of every torchmetrics Metric in `module` (not in its state_dict)."""
+    """The running state of every torchmetrics Metric in `module` (not in its state_dict).
+
+    Only tensor states: the task modules' metrics (means, accuracy counts, best-so-far) have
+    no list states.
+    """
     out = {}
     for name, m in module.named_modules():
         if isinstance(m, Metric):
@@ -146,6 +154,18 @@ class GracefulStop(L.Callback):
                 self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
 
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
+              f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
+
     def _take_over(self, trainer: L.Trainer) -> None:
         """Replace the SIGTERM handler Lightning installs for each fit and test.
 
@@ -158,18 +178,6 @@ class GracefulStop(L.Callback):
         if connector is not None and connector.received_sigterm:
             connector.received_sigterm = False
             self.signum = self.signum or signal.SIGTERM
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
-              f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------ safe points
 
