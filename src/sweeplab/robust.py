@@ -10,6 +10,7 @@ failed (any other exception), interrupted (stopped by a signal, resumable).
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -74,11 +75,16 @@ class DivergenceGuard(L.Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
+        if loss.device.type == "cpu" and loss.numel() == 1:
+            value = loss.item()  # a CPU scalar: reading it is cheaper than any tensor op
+            if not math.isfinite(value):
+                raise Diverged(self.message(value, trainer))
+            return
         loss = loss.detach()
         bad = ~torch.isfinite(loss).all()
         self._bad = bad if self._bad is None else self._bad | bad
         self._loss = loss
-        if loss.device.type == "cpu" or trainer.global_step % self.every == 0:
+        if trainer.global_step % self.every == 0:
             self.check(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -94,8 +100,11 @@ class DivergenceGuard(L.Callback):
         if self._bad is None or not bool(self._bad):
             return
         value = float(self._loss.float().mean()) if self._loss is not None else float("nan")
-        raise Diverged(f"training loss became {value} by step {trainer.global_step} (epoch "
-                       f"{trainer.current_epoch}); {self.advice()}")
+        raise Diverged(self.message(value, trainer))
+
+    def message(self, value: float, trainer: L.Trainer) -> str:
+        return (f"training loss became {value} by step {trainer.global_step} (epoch "
+                f"{trainer.current_epoch}); {self.advice()}")
 
     @staticmethod
     def advice() -> str:
@@ -212,7 +221,7 @@ class GracefulStop(L.Callback):
                            batch: Any, batch_idx: int) -> None:
         # after the last step of an epoch the epoch's validation is still to run; wait for the
         # next epoch's start, where a resumed run picks up cleanly
-        if batch_idx + 1 < trainer.num_training_batches:
+        if self.signum is not None and batch_idx + 1 < trainer.num_training_batches:
             self._stop_if_asked(trainer)
 
     def _stop_if_asked(self, trainer: L.Trainer) -> None:
