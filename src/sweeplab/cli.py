@@ -97,10 +97,13 @@ def _chosen(group: str, cfg) -> str:
 def check_top_level(cfg, config_dir: Path) -> None:
     """Reject top-level keys that are neither a run setting nor a config group (`+new.key=1`)."""
     settings = allowed_keys(RunConfig)
-    for key in cfg:
-        if key == "hydra" or key in settings or (config_dir / str(key)).is_dir():
-            continue
+    try:  # the search path's groups too (hydra.searchpath=[...])
+        groups = sorted(GlobalHydra.instance().config_loader().list_groups(""))
+    except Exception:
         groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+    for key in cfg:
+        if key == "hydra" or key in settings or key in groups:
+            continue
         fail(f"{key}: unknown top-level key; allowed: {', '.join(settings)}, and the groups "
              f"{', '.join(groups)}")
 

@@ -468,8 +468,7 @@ class RunConfig:
     resume: bool = False
 
     def __post_init__(self) -> None:
-        if self.optimized_metric != "auto":
-            one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
+        one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
 
