@@ -16,13 +16,14 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.object_type import ObjectType
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sweeplab.config import ConfigError
-from sweeplab.data.mnist import DataNotFoundError
+from sweeplab.config import ConfigError, RunConfig, allowed_keys
+from sweeplab.data.errors import DataError
 
 #: Hydra flags after which the preflight steps aside (they print or change the config source)
 PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -36,14 +37,37 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def group_options(group: str, config_dir: Path) -> list[str]:
+    """A config group's options, Hydra's plugins' (hydra/launcher) and search paths' included."""
+    try:
+        loader = GlobalHydra.instance().config_loader()
+        return sorted(loader.get_group_options(group, results_filter=ObjectType.CONFIG))
+    except Exception:  # outside an initialised Hydra: this project's conf dir only
+        return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+
+
+def explain_parse_error(overrides: list[str]) -> str:
+    """Name the override that does not parse (Hydra's message names only the input)."""
+    parser = OverridesParser.create()
+    for o in overrides:
+        try:
+            parser.parse_overrides([o])
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0]
+            return (f"{o}: cannot parse this override ({first}); sweeps look like "
+                    f"key=a,b,c or key=range(1,5) or key=choice(a,b)")
+    return "cannot parse the overrides"
+
+
 def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path) -> str:
     """Hydra's composition errors, shortened to one line that names the key."""
     text = str(exc)
+    if isinstance(exc, OverrideParseException):
+        return explain_parse_error(overrides)
     m = re.search(r"Could not find '([^']+)'", text)
     if m:
-        group = m.group(1).split("/")[0]
-        options = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
-        value = m.group(1).split("/", 1)[-1]
+        group, _, value = m.group(1).rpartition("/")
+        options = group_options(group, config_dir)
         return f"{group}={value}: no such option; allowed: {', '.join(options)}"
     m = re.search(r"Could not override '([^']+)'", text)
     if m:
@@ -75,6 +99,30 @@ def _chosen(group: str, cfg) -> str:
     node = cfg.get(group)
     target = node.get("_target_") or node.get("name") or node.get("scheme") or "?"
     return str(target).rsplit(".", 1)[-1]
+
+
+def check_top_level(cfg, config_dir: Path) -> None:
+    """Reject top-level keys that are neither a run setting nor a config group (`+new.key=1`)."""
+    settings = allowed_keys(RunConfig)
+    try:  # the search path's groups too (hydra.searchpath=[...])
+        groups = sorted(GlobalHydra.instance().config_loader().list_groups(""))
+    except Exception:
+        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+    for key in cfg:
+        if key == "hydra" or key in settings or key in groups:
+            continue
+        fail(f"{key}: unknown top-level key; allowed: {', '.join(settings)}, and the groups "
+             f"{', '.join(groups)}")
+
+
+def check_plugins(cfg) -> None:
+    """hydra.launcher / hydra.sweeper must be chosen as groups, not overwritten with a value."""
+    for part in ("launcher", "sweeper"):
+        node = cfg.hydra.get(part)
+        if not OmegaConf.is_dict(node) or "_target_" not in node:
+            options = ", ".join(group_options(f"hydra/{part}", Path()))
+            fail(f"hydra.{part}={node}: not a {part} config; choose one with "
+                 f"hydra/{part}=<option>; allowed: {options}")
 
 
 def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[list[str]]:
@@ -114,8 +162,9 @@ def preflight(argv: list[str], config_dir: Path) -> None:
                     firsts.append(o.input_line)
             base = compose(config_name="train", overrides=firsts, return_hydra_config=True)
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
-            fail(explain_compose_error(exc, firsts if "firsts" in dir() else overrides,
-                                       config_dir))
+            parsed = not isinstance(exc, OverrideParseException)
+            fail(explain_compose_error(exc, firsts if parsed else overrides, config_dir))
+        check_plugins(base)
         sweeper = base.hydra.sweeper
         basic = sweeper._target_.endswith("BasicSweeper")
         params = sweeper.get("params") if basic else None
@@ -125,8 +174,12 @@ def preflight(argv: list[str], config_dir: Path) -> None:
                 else [firsts]
         except HydraException as exc:
             fail(explain_compose_error(exc, overrides, config_dir))
+        datamodules = []
         try:
-            datamodules = [check_job(job, config_dir) for job in jobs[:MAX_CHECKED_JOBS]]
+            for i, job in enumerate(jobs[:MAX_CHECKED_JOBS]):
+                varying = [o for o in job if not all(o in other for other in jobs)]
+                where = f" (in sweep job {i}: {' '.join(varying)})" if len(jobs) > 1 else ""
+                datamodules.append(check_job(job, config_dir, where))
         finally:
             HydraConfig.instance().cfg = None  # Hydra's own run sets it again
     GlobalHydra.instance().clear()
@@ -135,23 +188,26 @@ def preflight(argv: list[str], config_dir: Path) -> None:
     for dm in datamodules:
         try:
             dm.prepare_data()
-        except (ConfigError, DataNotFoundError) as exc:
+        except (ConfigError, DataError) as exc:
             fail(str(exc))
 
 
-def check_job(job: list[str], config_dir: Path):
-    """Compose one job's config and run every pre-training check; its DataModule."""
+def check_job(job: list[str], config_dir: Path, where: str = ""):
+    """Compose one job's config and run every pre-training check; its DataModule.
+
+    `where` names the sweep job in error lines."""
     from sweeplab.train import check_config
 
     try:
         cfg = compose(config_name="train", overrides=job, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        fail(explain_compose_error(exc, job, config_dir))
+        fail(explain_compose_error(exc, job, config_dir) + where)
     HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a run
+    check_top_level(cfg, config_dir)
     try:
         return check_config(cfg)[1]
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc) + where)
 
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:

@@ -460,6 +460,11 @@ class TrainerConfig:
 # ---------------------------------------------------------------- top level
 
 
+#: what a job can optimise and sort by (the metrics the task modules log at epoch end)
+METRICS = ("val/acc", "val/acc_best", "val/loss", "val/loss_best", "train/loss", "train/acc",
+           "test/acc", "test/loss")
+
+
 @dataclass
 class RunConfig:
     seed: int = 0
@@ -467,8 +472,10 @@ class RunConfig:
     optimized_metric: str = "auto"
     test: bool = True
     task_name: str = "train"
+    resume: bool = False
 
     def __post_init__(self) -> None:
+        one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
 

@@ -11,6 +11,8 @@ import json
 import logging
 import math
 import os
+import shlex
+import signal
 import sys
 import time
 import warnings
@@ -23,10 +25,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sweeplab import resume
+from sweeplab.checkpoints import load_checkpoint
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
-from sweeplab.data.mnist import DataNotFoundError
+from sweeplab.data.errors import DataError
 from sweeplab.models.cnn import conv_output_shape
+from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.tasks import Classifier, Regressor
 
 # Lightning's start-up chatter (accelerator lines, tips) buries the per-job progress lines
@@ -165,25 +170,31 @@ def final_metrics(trainer: L.Trainer) -> dict[str, float]:
             if not k.endswith("_step") and torch.as_tensor(v).numel() == 1}
 
 
-def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
-    """Train and test one job; the final metrics."""
+def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
+        ckpt_path: Path | None = None) -> dict[str, float]:
+    """Train (from `ckpt_path` if given) and test one job; the final metrics."""
     module = build_module(cfg, dm)
+    if ckpt_path is not None:
+        load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
+    stop = GracefulStop(out / "checkpoints" / "last.ckpt")
     trainer: L.Trainer = get_class(cfg.trainer._target_)(
         **{k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
            if k != "_target_"},
-        logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
-    trainer.fit(module, datamodule=dm)
-    metrics = final_metrics(trainer)
-    if not any(k.startswith("val/") for k in metrics):
-        # max_steps ended training before the first epoch's validation: validate once now, so
-        # the job still reports (and returns) its validation metrics
-        trainer.validate(module, datamodule=dm, verbose=False)
-        metrics.update(final_metrics(trainer))
-    if cfg.get("test", True):
-        trainer.test(module, datamodule=dm, verbose=False)
-        metrics.update(final_metrics(trainer))
+        logger=loggers or False, callbacks=[*callbacks, DivergenceGuard(), stop],
+        default_root_dir=str(out))
+    with stop:
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
+        metrics = final_metrics(trainer)
+        if not any(k.startswith("val/") for k in metrics):
+            # max_steps ended training before the first epoch's validation: validate once now,
+            # so the job still reports (and returns) its validation metrics
+            trainer.validate(module, datamodule=dm, verbose=False)
+            metrics.update(final_metrics(trainer))
+        if cfg.get("test", True):
+            trainer.test(module, datamodule=dm, verbose=False)
+            metrics.update(final_metrics(trainer))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
     for lg in loggers:
@@ -196,27 +207,40 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Run one job; returns the optimised metric (NaN if the job failed inside a sweep)."""
+    """Run one job and record how it ended; returns the optimised metric (NaN unless completed).
+
+    Inside a sweep a failed or diverged job is recorded and the sweep goes on; a single run
+    raises. `Interrupted` always propagates, after the job's checkpoint and record are written.
+    """
     started = time.time()
-    _, dm = check_config(cfg)
-    threads = set_threads(int(cfg.get("threads", 0)))
-    L.seed_everything(int(cfg.seed), workers=False, verbose=False)
     out = output_dir(cfg)
-    target = optimized_metric(cfg, dm.task)
-    record: dict[str, Any] = {"status": "running", "optimized_metric": target,
-                              "overrides": job_overrides(), "threads": threads}
+    overrides = [o for o in job_overrides() if not o.startswith("resume=")]
+    previous = resume.find_previous(out, overrides, is_multirun()) if cfg.get("resume") else None
+    if previous is not None and previous.finished:
+        print(f"[sweeplab] {previous.folder}: already {previous.record['status']}, skipped",
+              flush=True)
+        return previous.value
+    record: dict[str, Any] = {"status": "running", "overrides": overrides}
+    if previous is not None and previous.checkpoint is not None:
+        record["resumed_from"] = str(previous.checkpoint)
     try:
-        record["metrics"] = fit(cfg, dm, out)
+        _, dm = check_config(cfg)
+        record["threads"] = set_threads(int(cfg.get("threads", 0)))
+        record["optimized_metric"] = optimized_metric(cfg, dm.task)
+        write_json(out / "metrics.json", record)  # a job killed outright still shows up
+        L.seed_everything(int(cfg.seed), workers=False, verbose=False)
+        dm.setup()  # bad data files fail here, with a DataError naming the file
+        ckpt = previous.checkpoint if previous is not None else None
+        record["metrics"] = fit(cfg, dm, out, ckpt)
         record["status"] = "completed"
-    except Exception as exc:
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        if not is_multirun():
+    except BaseException as exc:
+        record["status"], record["error"] = outcome(exc)
+        if not is_multirun() or not isinstance(exc, Exception) or isinstance(exc, Interrupted):
             raise
     finally:
         record["duration_s"] = round(time.time() - started, 3)
         write_json(out / "metrics.json", record)
-    value = record.get("metrics", {}).get(target, math.nan)
-    return float(value)
+    return float(record.get("metrics", {}).get(record.get("optimized_metric"), math.nan))
 
 
 def is_multirun() -> bool:
@@ -225,13 +249,38 @@ def is_multirun() -> bool:
     return str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
 
 
+def resume_hint() -> str:
+    """The command that continues this run or sweep."""
+    args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
+    if is_multirun():
+        args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
+    return f"python {sys.argv[0]} {shlex.join(args)} resume=true"
+
+
 def main(cfg: DictConfig) -> float | None:
-    """What scripts/train.py runs: `train`, with config errors as one line and exit code 2."""
+    """What scripts/train.py runs: `train`, with its outcomes as one line and an exit code.
+
+    Exit codes: 2 bad config or data, 1 a single run diverged, 128 + signal number interrupted.
+    """
     try:
         value = train(cfg)
-    except (ConfigError, DataNotFoundError) as exc:
+    except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Diverged as exc:
+        print(f"error: diverged: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Interrupted as exc:
+        if is_multirun():
+            from sweeplab.summary import write_summary
+
+            write_summary(Path(HydraConfig.get().sweep.dir))
+        print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(128 + exc.signum) from None
+    except KeyboardInterrupt:
+        print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
     if not is_multirun():  # a sweep prints its summary instead
         out = Path(cfg.paths.output_dir)
         metric = json.loads((out / "metrics.json").read_text())["optimized_metric"]

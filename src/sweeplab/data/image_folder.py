@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from sweeplab.data.base import Split, split_off
+from sweeplab.data.errors import DataError
 from sweeplab.data.images import ImageData
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -19,18 +20,26 @@ class ImageFolderData(ImageData):
         self.root, self.image_size, self.channels = Path(root), image_size, channels
         self.val_size = val_size
         self.input_shape = (channels, image_size, image_size)
-        self._classes = self._find_classes()
+        # listing is cheap, so a folder that cannot train is reported before any job starts
+        self._files = self._find_files()
+        self._classes = list(self._files)
         self.num_classes = len(self._classes)
         self.task = "binary" if self.num_classes == 2 else "multiclass"
 
-    def _find_classes(self) -> list[str]:
+    def _find_files(self) -> dict[str, list[Path]]:
         if not self.root.is_dir():
-            raise FileNotFoundError(f"data.root={self.root}: no such folder")
+            raise DataError(self.root, "no such folder (data.root)")
         classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
         if len(classes) < 2:
-            raise ValueError(f"data.root={self.root}: needs at least two class folders, "
-                             f"found {len(classes)} ({', '.join(classes) or 'none'})")
-        return classes
+            raise DataError(self.root, f"needs at least two class folders (one per class), "
+                                       f"found {len(classes)} ({', '.join(classes) or 'none'})")
+        files = {name: sorted(p for p in (self.root / name).iterdir()
+                              if p.suffix.lower() in IMAGE_SUFFIXES) for name in classes}
+        for name, found in files.items():
+            if not found:
+                raise DataError(self.root / name, f"no images in this class folder (looked for "
+                                                  f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+        return files
 
     @property
     def class_names(self) -> list[str]:
@@ -45,17 +54,13 @@ class ImageFolderData(ImageData):
                 img = img.convert(mode).resize((self.image_size, self.image_size),
                                                Image.BILINEAR)
                 data = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
-        except Exception as exc:
-            raise ValueError(f"{path}: cannot read image ({exc})") from None
+        except Exception as exc:  # PIL raises many kinds for a damaged file
+            raise DataError(path, f"cannot read this image ({exc})") from None
         return data.view(self.image_size, self.image_size, self.channels).permute(2, 0, 1)
 
     def load(self) -> dict[str, Split]:
         images, labels = [], []
-        for label, name in enumerate(self._classes):
-            files = sorted(p for p in (self.root / name).iterdir()
-                           if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ValueError(f"{self.root / name}: no images in this class folder")
+        for label, files in enumerate(self._files.values()):
             images += [self._read(p) for p in files]
             labels += [label] * len(files)
         x, y = torch.stack(images), torch.tensor(labels)

@@ -41,6 +41,10 @@ class TensorLoader:
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.seed = seed
+        # batches served in the epoch under way, and where the next epoch starts (a resumed run
+        # continues the interrupted epoch's order from the batch after the last one trained)
+        self.position = 0
+        self._start = 0
 
     @property
     def num_samples(self) -> int:
@@ -58,10 +62,14 @@ class TensorLoader:
         return self
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch}
+        return {"epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch = int(state.get("epoch", 0))
+        self.position = int(state.get("position", 0))
+        if 0 < self.position < len(self):
+            self.epoch -= 1
+            self._start = self.position
 
     def _order(self) -> Tensor | None:
         n = len(self.x)
@@ -93,7 +101,9 @@ class TensorLoader:
         self.epoch += 1
         size = self.num_samples
         bs = self.batch_size
-        for i in range(len(self)):
+        start, self._start = self._start, 0
+        for i in range(start, len(self)):
+            self.position = i + 1
             lo, hi = i * bs, min((i + 1) * bs, size)
             if order is None:
                 xb, yb = self.x[lo:hi], self.y[lo:hi]

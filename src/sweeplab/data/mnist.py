@@ -1,8 +1,9 @@
 """MNIST through torchvision's dataset class, in its folder layout under `data_dir`.
 
-Files a user already has (`<data_dir>/MNIST/raw/train-images-idx3-ubyte`, ...) are used as they
-are; otherwise torchvision downloads them when `download` is true. The validation set is a seeded
-split of the 60,000 training images; the test set is the official 10,000.
+Files a user already has (`<data_dir>/MNIST/raw/train-images-idx3-ubyte`, ..., raw or .gz) are
+read as they are, by sweeplab's own checked IDX reader; otherwise torchvision downloads them when
+`download` is true. The validation set is a seeded split of the 60,000 training images; the test
+set is the official 10,000.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from pathlib import Path
 
 from sweeplab.config import ConfigError
 from sweeplab.data.base import Split, split_off
+from sweeplab.data.errors import DataError
+from sweeplab.data.idx import read_count, read_split
 from sweeplab.data.images import ImageData, resize_uint8
 
 #: seconds a download may wait on the network before giving up (torchvision sets no timeout)
 DOWNLOAD_TIMEOUT = 20
 
 
-class DataNotFoundError(RuntimeError):
+class DataNotFoundError(DataError):
     """The dataset's files are missing and could not be fetched."""
+
+
+#: the four IDX files of every MNIST-style dataset, by split: (images, labels)
+FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
 class MNISTData(ImageData):
@@ -41,28 +49,36 @@ class MNISTData(ImageData):
     def raw_dir(self) -> Path:
         return self.data_dir / self.dataset_name / "raw"
 
-    def _ensure_files(self) -> None:
+    def find_files(self) -> dict[str, Path] | None:
+        """The four files (raw or .gz), all from one folder: raw_dir first, then system dirs."""
+        names = [n for pair in FILES.values() for n in pair]
+        for folder in (self.raw_dir, *map(Path, self.system_dirs)):
+            found = {}
+            for n in names:
+                found[n] = next((p for p in (folder / n, folder / f"{n}.gz") if p.is_file()), None)
+            if all(found.values()):
+                return found
+        return None
+
+    def _ensure_files(self) -> dict[str, Path]:
+        found = self.find_files()
+        if found:
+            return found
         import torchvision.datasets as tvd
 
-        cls = getattr(tvd, self.dataset_name)
-        probe = cls.__new__(cls)
-        probe.root = str(self.data_dir)
-        if probe._check_exists():
-            return
-        # .gz files a user dropped into raw/ count too, even with download=false
-        if self._copy_from_system_dirs(cls, (str(self.raw_dir), *self.system_dirs)):
-            return
         error = None
         if self.download:
-            error = self._try_download(cls)
-            if error is None:
-                return
-        names = [Path(url).name.removesuffix(".gz") for url, _ in cls.resources]
+            error = self._try_download(getattr(tvd, self.dataset_name))
+            found = self.find_files()
+            if found:
+                return found
+        names = [n for pair in FILES.values() for n in pair]
         where = [str(self.raw_dir)] + list(self.system_dirs)
         # torchvision's message spans several lines (one per mirror); keep ours to one
         reason = f"download failed ({' '.join(str(error).split())[:300]})" if error \
             else "download=false"
         raise DataNotFoundError(
+            self.raw_dir,
             f"{self.dataset_name} files not found; looked in {', '.join(where)} and {reason}. "
             f"Put {', '.join(names)} (or their .gz) in {self.raw_dir}, or set "
             f"paths.data_dir to a folder that holds {self.dataset_name}/raw/."
@@ -83,43 +99,23 @@ class MNISTData(ImageData):
     def prepare_data(self) -> None:
         """Find or fetch the files (Lightning calls this once, before `setup`), then check
         that the validation split leaves images to train on."""
-        self._ensure_files()
-        labels = self.raw_dir / "train-labels-idx1-ubyte"
-        n = int.from_bytes(labels.read_bytes()[4:8], "big")  # IDX header: magic, count
+        files = self._ensure_files()
+        n = read_count(files[FILES["train"][1]])
         if self.val_size >= 1 and int(self.val_size) >= n:
             raise ConfigError(f"data.val_size={int(self.val_size)} leaves no training images: "
-                              f"{labels.parent} holds {n}; use a smaller data.val_size")
-
-    def _copy_from_system_dirs(self, cls, folders: tuple[str, ...]) -> bool:
-        import gzip
-        import shutil
-
-        for folder in map(Path, folders):
-            names = [Path(url).name for url, _ in cls.resources]
-            if not all((folder / n).exists() for n in names):
-                continue
-            self.raw_dir.mkdir(parents=True, exist_ok=True)
-            for n in names:
-                target = self.raw_dir / n.removesuffix(".gz")
-                if not target.exists():
-                    with gzip.open(folder / n, "rb") as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-            return True
-        return False
+                              f"{files[FILES['train'][1]].parent} holds {n}; use a smaller "
+                              f"data.val_size")
 
     def load(self) -> dict[str, Split]:
-        import torchvision.datasets as tvd
-
-        self._ensure_files()
-        cls = getattr(tvd, self.dataset_name)
-        train = cls(str(self.data_dir), train=True, download=False)
-        test = cls(str(self.data_dir), train=False, download=False)
-        x_train = resize_uint8(train.data.unsqueeze(1), self.image_size)
-        x_test = resize_uint8(test.data.unsqueeze(1), self.image_size)
-        fit, val = split_off(x_train, train.targets.long(), self.val_size, self.seed)
+        files = self._ensure_files()
+        splits = {}
+        for split, (images, labels) in FILES.items():
+            x, y = read_split(files[images], files[labels], self.num_classes)
+            splits[split] = Split(resize_uint8(x, self.image_size), y)
+        fit, val = split_off(splits["train"].x, splits["train"].y, self.val_size, self.seed)
         if 0 < self.train_size < len(fit.x):  # a seeded subset of the rest, for quick runs
             _, fit = split_off(fit.x, fit.y, self.train_size, self.seed + 1)
-        return {"train": fit, "val": val, "test": Split(x_test, test.targets.long())}
+        return {"train": fit, "val": val, "test": splits["test"]}
 
 
 class FashionMNISTData(MNISTData):

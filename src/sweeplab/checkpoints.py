@@ -1,0 +1,80 @@
+"""Load a job's checkpoint safely, and refuse one made for a different model.
+
+Checkpoints hold only tensors and plain containers, so they load with
+`torch.load(weights_only=True)`. `load_checkpoint(path, expected)` also compares the network
+config stored in the checkpoint with the one a run or an eval script expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from sweeplab.config import ConfigError
+
+#: hyperparameters that must agree for the weights to fit the network
+SHAPE_KEYS = ("net", "input_shape", "num_classes", "out_features", "loss")
+
+
+class CheckpointMismatch(ConfigError):
+    """The checkpoint was trained with a different model config."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, DictConfig) or OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def differences(saved: dict[str, Any], expected: dict[str, Any], prefix: str = "") -> list[str]:
+    """`key: saved -> expected` for every key whose value differs (nested dicts flattened)."""
+    out = []
+    for key in sorted(set(saved) | set(expected), key=str):
+        a, b = saved.get(key, "<unset>"), expected.get(key, "<unset>")
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, name + ".")
+        elif a != b and not (isinstance(a, list | tuple) and isinstance(b, list | tuple)
+                             and list(a) == list(b)):
+            out.append(f"{name}={a} in the checkpoint but {b} here")
+    return out
+
+
+def expected_hparams(expected: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """Accept a run config (with a `model` group), a module's hparams, or a bare model config."""
+    expected = _plain(expected)
+    if "model" in expected and isinstance(expected["model"], dict):
+        return {"net": expected["model"]}
+    if "net" in expected:
+        return {k: expected[k] for k in SHAPE_KEYS if k in expected}
+    return {"net": expected}
+
+
+def check_matches(path: str | Path, saved: dict[str, Any],
+                  expected: DictConfig | dict[str, Any]) -> None:
+    """Raise CheckpointMismatch naming every differing key."""
+    want = expected_hparams(expected)
+    got = {k: _plain(saved.get(k)) for k in want}
+    diffs = [d.replace("net.", "model.", 1) if d.startswith("net.") else d
+             for d in differences(got, want)]
+    if diffs:
+        raise CheckpointMismatch(f"{path}: made for a different model: {'; '.join(diffs)}")
+
+
+def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """The checkpoint dict (`torch.load(weights_only=True)`), checked against `expected`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot load checkpoint ({first})") from None
+    if expected is not None:
+        check_matches(path, ckpt.get("hyper_parameters", {}), expected)
+    return ckpt

@@ -1,0 +1,245 @@
+"""What keeps a long sweep going when one job goes wrong, and loses nothing when it is stopped.
+
+- `DivergenceGuard` stops a job whose training loss is no longer finite: status "diverged".
+- `GracefulStop` turns SIGINT/SIGTERM into a resumable checkpoint: status "interrupted".
+- `outcome` maps whatever ended a job to the status and error line its metrics.json records.
+
+A job's statuses: running (started, or killed without a chance to say so), completed, diverged,
+failed (any other exception), interrupted (stopped by a signal, resumable).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torchmetrics import Metric
+
+from sweeplab.config import ConfigError
+from sweeplab.data.errors import DataError
+
+# a diverged job's NaN losses reach the epoch means before the guard stops it; its status says so
+warnings.filterwarnings("ignore", message=r"Encountered `nan` values in tensor")
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite; training further cannot recover."""
+
+
+class Interrupted(RuntimeError):
+    """A signal stopped the job after its checkpoint was saved."""
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name}; checkpoint saved to {checkpoint}")
+        self.signum, self.checkpoint = signum, checkpoint
+
+
+def outcome(exc: BaseException) -> tuple[str, str]:
+    """The status and the one-line error that a job ended by `exc` records."""
+    if isinstance(exc, Diverged):
+        return "diverged", str(exc)
+    if isinstance(exc, Interrupted):
+        return "interrupted", str(exc)
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return "interrupted", "stopped before a checkpoint could be saved (Ctrl-C outside " \
+                              "training, or pressed twice); resume=true starts it again"
+    if isinstance(exc, ConfigError | DataError):
+        return "failed", str(exc)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return "failed", f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+class DivergenceGuard(L.Callback):
+    """Stop the job as soon as the training loss is NaN or infinite.
+
+    The check never makes a GPU step wait: the flag accumulates on the loss's device and is read
+    on the host every `every` steps and at each epoch end (on the CPU, where reading is free,
+    every step). A GPU job thus stops at most `every - 1` steps after the loss went bad.
+    """
+
+    def __init__(self, every: int = 16) -> None:
+        self.every = every
+        self._bad: torch.Tensor | None = None
+        self._loss: torch.Tensor | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        if loss.device.type == "cpu" and loss.numel() == 1:
+            value = loss.item()  # a CPU scalar: reading it is cheaper than any tensor op
+            if not math.isfinite(value):
+                raise Diverged(self.message(value, trainer))
+            return
+        loss = loss.detach()
+        bad = ~torch.isfinite(loss).all()
+        self._bad = bad if self._bad is None else self._bad | bad
+        self._loss = loss
+        if trainer.global_step % self.every == 0:
+            self.check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get("val/loss")
+        if not trainer.sanity_checking and value is not None and not torch.isfinite(value).all():
+            raise Diverged(f"validation loss is {float(value)} after epoch "
+                           f"{trainer.current_epoch}; {self.advice()}")
+
+    def check(self, trainer: L.Trainer) -> None:
+        if self._bad is None or not bool(self._bad):
+            return
+        value = float(self._loss.float().mean()) if self._loss is not None else float("nan")
+        raise Diverged(self.message(value, trainer))
+
+    def message(self, value: float, trainer: L.Trainer) -> str:
+        return (f"training loss became {value} by step {trainer.global_step} (epoch "
+                f"{trainer.current_epoch}); {self.advice()}")
+
+    @staticmethod
+    def advice() -> str:
+        return "try a smaller optim.lr or trainer.gradient_clip_val"
+
+
+def metric_states(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    """The running state of every torchmetrics Metric in `module` (not in its state_dict).
+
+    Only tensor states: the task modules' metrics (means, accuracy counts, best-so-far) have
+    no list states.
+    """
+    out = {}
+    for name, m in module.named_modules():
+        if isinstance(m, Metric):
+            states = {k: getattr(m, k) for k in m._defaults
+                      if isinstance(getattr(m, k), torch.Tensor)}
+            out[name] = {"states": states, "updates": m._update_count}
+    return out
+
+
+def load_metric_states(module: torch.nn.Module, saved: dict[str, dict[str, Any]]) -> None:
+    metrics = dict(module.named_modules())
+    for name, entry in saved.items():
+        m = metrics.get(name)
+        if not isinstance(m, Metric):
+            continue
+        for key, value in entry["states"].items():
+            setattr(m, key, value.to(getattr(m, key).device))
+        m._update_count = int(entry["updates"])
+        m._computed = None
+
+
+class GracefulStop(L.Callback):
+    """SIGINT or SIGTERM: save a checkpoint at the next safe point, then raise `Interrupted`.
+
+    Safe points are the end of a training step that is not the last of its epoch, and the start
+    of an epoch; Lightning resumes exactly from either. A signal that arrives during the last
+    epoch's validation or the test lets the job finish. A second signal stops at once (no
+    checkpoint). The checkpoint also holds what Lightning leaves out and an exact resume needs:
+    torch's random state (dropout) and the metrics' running sums (epoch means, best-so-far).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+        self._module: L.LightningModule | None = None
+        self._restore: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ signals
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
+              f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
+
+    def _take_over(self, trainer: L.Trainer) -> None:
+        """Replace the SIGTERM handler Lightning installs for each fit and test.
+
+        Lightning's own handling stops training at the end of the step and exits the process
+        (status 0) without a checkpoint; a sweep must record the job and stop cleanly instead.
+        """
+        if self._previous:
+            signal.signal(signal.SIGTERM, self._on_signal)
+        connector = getattr(trainer, "_signal_connector", None)
+        if connector is not None and connector.received_sigterm:
+            connector.received_sigterm = False
+            self.signum = self.signum or signal.SIGTERM
+
+    # ------------------------------------------------------------ safe points
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._module = pl_module
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._take_over(trainer)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._take_over(trainer)
+        if self._restore is None:
+            return
+        torch.set_rng_state(self._restore["rng"])
+        if torch.cuda.is_available() and self._restore.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(self._restore["cuda_rng"])
+        load_metric_states(pl_module, self._restore["metrics"])
+        self._restore = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.signum is None:
+            return
+        # the step counters of the epoch just finished are reset only once this epoch's loop
+        # starts; a checkpoint saved before that would make the resumed run skip this epoch
+        loop = trainer.fit_loop.epoch_loop
+        loop.batch_progress.reset_on_run()
+        loop.scheduler_progress.reset_on_run()
+        loop.automatic_optimization.optim_progress.reset_on_run()
+        self._stop_if_asked(trainer)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        # after the last step of an epoch the epoch's validation is still to run; wait for the
+        # next epoch's start, where a resumed run picks up cleanly
+        if self.signum is not None and batch_idx + 1 < trainer.num_training_batches:
+            self._stop_if_asked(trainer)
+
+    def _stop_if_asked(self, trainer: L.Trainer) -> None:
+        if self.signum is None:
+            return
+        trainer.save_checkpoint(self.path, weights_only=False)
+        raise Interrupted(self.signum, self.path)
+
+    # ------------------------------------------------------------ checkpoint state
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"rng": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        if self._module is not None:
+            state["metrics"] = metric_states(self._module)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "rng" in state_dict and "metrics" in state_dict:
+            self._restore = state_dict
