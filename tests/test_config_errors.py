@@ -81,7 +81,8 @@ def test_good_input_passes_the_preflight(capsys):
 
 @pytest.mark.parametrize("args, expected", [
     (["optim.lr=-1"], "error: optim.lr: must be > 0, got -1.0"),
-    (["-m", "data=spiral", "optim.lr=0.1,-1"], "error: optim.lr: must be > 0, got -1.0"),
+    (["-m", "data=spiral", "optim.lr=0.1,-1"],
+     "error: optim.lr: must be > 0, got -1.0 (in sweep job 1: optim.lr=-1)"),
 ])
 def test_train_script_exits_2_with_one_line_and_no_traceback(tmp_path, args, expected):
     result = run_script(["train.py", *args, *QUIET], cwd=tmp_path)

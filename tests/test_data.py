@@ -268,12 +268,13 @@ def test_mnist_extracts_gz_files_found_in_raw_without_downloading(tmp_path):
     assert len(dm.splits["test"].y) == 20
 
 
-def test_fashion_mnist_copies_files_from_a_system_install(tmp_path, monkeypatch):
+def test_fashion_mnist_reads_files_from_a_system_install(tmp_path, monkeypatch):
     system = write_mnist(tmp_path / "system", name="x", n_train=120, n_test=20, compress=True)
     monkeypatch.setattr(FashionMNISTData, "system_dirs", (str(system),))
     dm = FashionMNISTData(data_dir=str(tmp_path / "data"), download=False, val_size=20)
     dm.setup()
-    assert (tmp_path / "data" / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
+    # read in place from the system folder: nothing is copied under data_dir
+    assert not (tmp_path / "data").exists()
     assert len(dm.splits["train"].y) == 100
     assert dm.class_names[0] == "T-shirt"
 

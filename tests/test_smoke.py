@@ -114,13 +114,14 @@ def test_on_a_gpu_the_dataset_moves_to_the_device_once(make_cfg):
     assert dm.splits["train"].x.dtype == torch.uint8
 
 
-def test_a_diverged_run_reports_nan_loss_instead_of_hiding_it(make_cfg, tmp_path):
+def test_a_diverged_run_is_stopped_and_reported_not_hidden(make_cfg, tmp_path):
+    from sweeplab.robust import Diverged
+
     cfg = make_cfg("data=spiral", "model=deep", "optim.lr=1e4", "trainer.max_epochs=1")
-    train(cfg)
+    with pytest.raises(Diverged, match="nan"):
+        train(cfg)
     record = json.loads((tmp_path / "metrics.json").read_text())
-    assert record["status"] == "completed"
-    assert math.isnan(record["metrics"]["train/loss"])
-    assert math.isnan(record["metrics"]["val/loss"])
+    assert record["status"] == "diverged" and "nan" in record["error"]
 
 
 def test_the_same_seed_trains_to_the_same_metrics(make_cfg, tmp_path):

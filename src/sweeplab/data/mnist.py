@@ -24,6 +24,13 @@ DOWNLOAD_TIMEOUT = 20
 class DataNotFoundError(DataError):
     """The dataset's files are missing and could not be fetched."""
 
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(path, problem)
+        self.args = (problem,)  # the message already names every folder it looked in
+
+    def __str__(self) -> str:
+        return self.problem
+
 
 #: the four IDX files of every MNIST-style dataset, by split: (images, labels)
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
