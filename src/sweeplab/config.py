@@ -33,7 +33,8 @@ def require(ok: bool, key: str, message: str) -> None:
 
 
 def one_of(value: str, key: str, allowed) -> None:
-    require(value in allowed, key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+    require(value in allowed, key,
+            f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
 
 
 def fraction_or_count(value: float, key: str) -> None:
@@ -459,10 +460,16 @@ class RunConfig:
     optimized_metric: str = "auto"
     test: bool = True
     task_name: str = "train"
+    eval_train: bool = False
+    lab: str | None = None
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
+        if self.lab is not None:
+            from sweeplab.labs import LABS
+
+            one_of(self.lab, "lab", tuple(LABS))
 
 
 def _schema_for(group: str, node: dict, registry: dict[str, type], by: str) -> type:
