@@ -164,6 +164,13 @@ def final_metrics(trainer: L.Trainer) -> dict[str, float]:
             if not k.endswith("_step") and torch.as_tensor(v).numel() == 1}
 
 
+def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[str, float]:
+    """The training set measured after fit in eval mode (dropout off): train/loss_eval, acc_eval."""
+    from sweeplab.evaluate import evaluate
+
+    return {f"train/{k}_eval": v for k, v in evaluate(module, dm.loader("train")).items()}
+
+
 def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
     """Train and test one job; the final metrics."""
     module = build_module(cfg, dm)
@@ -178,6 +185,8 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
     if cfg.get("test", True):
         trainer.test(module, datamodule=dm, verbose=False)
         metrics.update(final_metrics(trainer))
+    if cfg.get("eval_train", False):
+        metrics.update(train_set_metrics(module, dm))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
     for lg in loggers:
@@ -192,6 +201,8 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
 def train(cfg: DictConfig) -> float | None:
     """Run one job; returns the optimised metric (NaN if the job failed inside a sweep)."""
     started = time.time()
+    if cfg.get("lab"):
+        return run_lab(cfg, started)
     _, dm = check_config(cfg)
     threads = set_threads(int(cfg.get("threads", 0)))
     L.seed_everything(int(cfg.seed), workers=False, verbose=False)
@@ -211,6 +222,18 @@ def train(cfg: DictConfig) -> float | None:
         write_json(out / "metrics.json", record)
     value = record.get("metrics", {}).get(target, math.nan)
     return float(value)
+
+
+def run_lab(cfg: DictConfig, started: float) -> None:
+    """An experiment that trains nothing (`lab: <name>`): run that lab into the output dir."""
+    from sweeplab.labs import run as run_named_lab
+
+    out = output_dir(cfg)
+    run_named_lab(str(cfg.lab), out)
+    write_json(out / "metrics.json", {"status": "completed", "lab": str(cfg.lab), "metrics": {},
+                                      "overrides": job_overrides(),
+                                      "duration_s": round(time.time() - started, 3)})
+    return None
 
 
 def is_multirun() -> bool:
