@@ -147,12 +147,15 @@ class ImageConfig(DataConfig):
 class LinesConfig(GeneratedConfig):
     n: int = 2000
     p: float = 0.9
+    offset: int | None = None
     mean: float = 0.0
     std: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(0 < self.p <= 1, "p", f"must be in (0, 1], got {self.p}")
+        require(self.offset is None or 0 <= self.offset <= 3, "offset",
+                f"must be null (anywhere) or 0..3 (the course's shifts), got {self.offset}")
 
 
 @dataclass
