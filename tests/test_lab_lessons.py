@@ -260,11 +260,12 @@ def test_cnn_learns_the_generated_two_class_folder(make_cfg, tmp_path):
 
 def test_fullbatch_walkthrough_prints_rising_accuracy_every_100_epochs(make_cfg, tmp_path,
                                                                       capsys):
-    """The MNIST walkthrough on digits 28x28: full-batch GD at lr 0.1, 1000 epochs. Measured
-    accuracy at the ten prints: 0.755 0.874 0.908 0.926 0.941 0.951 0.957 0.959
-    0.966 0.968 (test acc 0.933)."""
-    metrics(make_cfg, tmp_path, "experiment=mlp_fullbatch", *DIGITS28, "callbacks=none")
+    """The MNIST walkthrough on digits 28x28: full-batch GD at lr 0.1, 500 of its 1000 epochs.
+    Measured accuracy at the prints (1000 epochs): 0.755 0.874 0.908 0.926 0.941 0.951 0.957
+    0.959 0.966 0.968 (test acc 0.933)."""
+    metrics(make_cfg, tmp_path, "experiment=mlp_fullbatch", *DIGITS28, "callbacks=none",
+            "trainer.max_epochs=500")
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
-    assert [int(ln.split()[1].rstrip(":")) for ln in lines] == list(range(100, 1001, 100))
+    assert [int(ln.split()[1].rstrip(":")) for ln in lines] == list(range(100, 501, 100))
     accuracy = [float(ln.rsplit("accuracy", 1)[1]) for ln in lines]
     assert all(b > a for a, b in zip(accuracy, accuracy[1:], strict=False))
