@@ -79,9 +79,10 @@ def test_one_hidden_unit_cannot_separate_a_bump_but_four_can(make_cfg, tmp_path)
 
 
 def test_more_neurons_fit_more_bumps(make_cfg, tmp_path):
-    """Lab 6, course settings (full-batch Adam 0.1, 600 steps). Measured: 1 unit 0.74;
-    9 units 1.0 on seeds 0, 1, 2 (labs.md: on most seeds, so two of three must)."""
-    run = ("experiment=more_neurons", *only_at_end(600))
+    """Lab 6, full-batch Adam 0.1, 300 of the course's 600 steps. Measured: 1 unit 0.74
+    (600 steps: 0.74); 9 units 1.0 on seeds 0, 1, 2 at 300 and at 600 steps (labs.md: on most
+    seeds, so two of three must)."""
+    run = ("experiment=more_neurons", *only_at_end(300))
     assert metrics(make_cfg, tmp_path, *run, "model.hidden=1")["val/acc"] <= 0.75
     nine = [metrics(make_cfg, tmp_path, *run, "model.hidden=9", f"seed={s}")["val/acc"]
             for s in range(3)]
@@ -108,6 +109,14 @@ def test_identical_hidden_units_stay_identical(make_cfg, tmp_path):
 
 
 # ------------------------------------------------------------ activations, depth, init on digits
+
+
+def test_big_batches_leave_the_mlp_under_trained(make_cfg, tmp_path):
+    """Lab 8, course settings on digits 28x28: batch 2000 covers all 1,222 training images, so
+    30 epochs are 30 steps at lr 0.01 and the sigmoid net has barely moved (MNIST: 900 steps,
+    ~63%). Measured: test acc 0.070, val loss 2.3025 (ln 10 = 2.3026: still guessing)."""
+    m = metrics(make_cfg, tmp_path, "experiment=mlp_mnist", *DIGITS28, "callbacks=none")
+    assert m["test/acc"] <= 0.20 and abs(m["val/loss"] - math.log(10)) < 0.05
 
 
 def test_relu_and_tanh_learn_faster_than_sigmoid(make_cfg, tmp_path):
