@@ -178,10 +178,12 @@ def test_shuffled_spiral_is_separated_by_a_relu_net(make_cfg, tmp_path):
 
 
 def test_momentum_helps_on_the_unshuffled_spiral(make_cfg, tmp_path):
-    """Lab 18, course settings, paired on seed 0. Measured val acc: momentum 0 0.829,
-    0.5 0.913 (seed 1: 0.842 vs 0.913)."""
+    """Lab 18, course settings but 250 points per arm (half the steps), paired on seed 0.
+    Measured val acc, momentum 0 vs 0.5: 0.850 vs 0.925 (seed 1: 0.817 vs 0.925, seed 2:
+    0.792 vs 0.908; with the course's 500 per arm, seed 0: 0.829 vs 0.913)."""
     acc = {m: metrics(make_cfg, tmp_path, "experiment=momentum_spiral", f"optim.momentum={m}",
-                      *only_at_end(100), "callbacks=none")["val/acc"] for m in (0.0, 0.5)}
+                      "data.n_per_class=250", *only_at_end(100), "callbacks=none")["val/acc"]
+           for m in (0.0, 0.5)}
     assert acc[0.5] - acc[0.0] >= 0.05
 
 
