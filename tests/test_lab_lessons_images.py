@@ -133,7 +133,9 @@ def test_fullbatch_walkthrough_prints_rising_accuracy_every_100_epochs(make_cfg,
     0.959 0.966 0.968 (test acc 0.933)."""
     metrics(make_cfg, tmp_path, "experiment=mlp_fullbatch", *DIGITS28, "callbacks=none",
             "trainer.max_epochs=500")
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
     assert [int(ln.split()[1].rstrip(":")) for ln in lines] == list(range(100, 501, 100))
+    assert "test image" in out and "probabilities 0:" in out
     accuracy = [float(ln.rsplit("accuracy", 1)[1]) for ln in lines]
     assert all(b > a for a, b in zip(accuracy, accuracy[1:], strict=False))
