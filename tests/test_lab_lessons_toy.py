@@ -8,6 +8,8 @@ measured values. Steps are shortened where labs.md allows it; the direction and 
 effect are the lab's.
 """
 
+import torch
+
 from lab_helpers import FULL_BATCH_ADAM, checkpoint, metrics, only_at_end
 
 
@@ -60,6 +62,20 @@ def test_xor_needs_more_than_one_hidden_unit(make_cfg, tmp_path):
     run = ("experiment=xor_hidden", *FULL_BATCH_ADAM, *only_at_end(1000))
     assert metrics(make_cfg, tmp_path, *run, "model.hidden=1")["val/acc"] <= 0.75
     assert metrics(make_cfg, tmp_path, *run, "model.hidden=8")["val/acc"] == 1.0
+
+
+def test_xor_noise_in_loop_redraws_the_noise_every_epoch():
+    """Lab 7's quirk: with noise_in_loop the same points arrive with new noise each epoch."""
+    from sweeplab.data.xor import XorData
+
+    def two_epochs(in_loop: bool):
+        dm = XorData(n=8, noise=0.01, noise_in_loop=in_loop, batch_size=8, shuffle=False)
+        return [next(iter(dm.train_dataloader()))[0] for _ in range(2)]
+
+    first, second = two_epochs(True)
+    assert not torch.equal(first, second) and (first - second).abs().max() < 0.1
+    first, second = two_epochs(False)
+    assert torch.equal(first, second)
 
 
 def test_identical_hidden_units_stay_identical(make_cfg, tmp_path):

@@ -88,6 +88,7 @@ class SpiralConfig(GeneratedConfig):
 class XorConfig(GeneratedConfig):
     n: int = 100
     noise: float = 0.01
+    noise_in_loop: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
