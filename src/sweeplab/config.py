@@ -88,6 +88,7 @@ class SpiralConfig(GeneratedConfig):
 class XorConfig(GeneratedConfig):
     n: int = 100
     noise: float = 0.01
+    noise_in_loop: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -147,12 +148,15 @@ class ImageConfig(DataConfig):
 class LinesConfig(GeneratedConfig):
     n: int = 2000
     p: float = 0.9
+    offset: int | None = None
     mean: float = 0.0
     std: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(0 < self.p <= 1, "p", f"must be in (0, 1], got {self.p}")
+        require(self.offset is None or 0 <= self.offset <= 3, "offset",
+                f"must be null (anywhere) or 0..3 (the course's shifts), got {self.offset}")
 
 
 @dataclass
@@ -473,11 +477,17 @@ class RunConfig:
     test: bool = True
     task_name: str = "train"
     resume: bool = False
+    eval_train: bool = False
+    lab: str | None = None
 
     def __post_init__(self) -> None:
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
+        if self.lab is not None:
+            from sweeplab.labs import LABS
+
+            one_of(self.lab, "lab", tuple(LABS))
 
 
 def _schema_for(group: str, node: dict, registry: dict[str, type], by: str) -> type:

@@ -19,8 +19,19 @@ def job_dir(num: int | str, overrides: str = "") -> str:
     return f"{num}_{name}" if name else str(num)
 
 
+def standin_folder(path: str) -> str:
+    """`path`, first filled with the generated two-class image set if it does not exist yet."""
+    from pathlib import Path
+
+    if not Path(path).exists():
+        from sweeplab.labs.anime_standin import make
+
+        make(Path(path))
+    return path
+
+
 def register() -> None:
     for name, fn in (("sweeplab.cwd", os.getcwd), ("sweeplab.uid", lambda: RUN_ID),
-                     ("sweeplab.job_dir", job_dir)):
+                     ("sweeplab.job_dir", job_dir), ("sweeplab.standin", standin_folder)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=name == "sweeplab.uid")

@@ -13,8 +13,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-COLUMNS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss",
-           "test/acc")
+COLUMNS = ("train/loss", "train/acc", "train/loss_eval", "train/acc_eval", "val/loss", "val/acc",
+           "val/acc_best", "test/loss", "test/acc")
 
 
 def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -170,6 +170,13 @@ def final_metrics(trainer: L.Trainer) -> dict[str, float]:
             if not k.endswith("_step") and torch.as_tensor(v).numel() == 1}
 
 
+def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[str, float]:
+    """The training set measured after fit in eval mode (dropout off): train/loss_eval, acc_eval."""
+    from sweeplab.evaluate import evaluate
+
+    return {f"train/{k}_eval": v for k, v in evaluate(module, dm.loader("train")).items()}
+
+
 def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
         ckpt_path: Path | None = None) -> dict[str, float]:
     """Train (from `ckpt_path` if given) and test one job; the final metrics."""
@@ -195,6 +202,8 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
         if cfg.get("test", True):
             trainer.test(module, datamodule=dm, verbose=False)
             metrics.update(final_metrics(trainer))
+        if cfg.get("eval_train", False):
+            metrics.update(train_set_metrics(module, dm))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
     for lg in loggers:
@@ -213,6 +222,8 @@ def train(cfg: DictConfig) -> float | None:
     raises. `Interrupted` always propagates, after the job's checkpoint and record are written.
     """
     started = time.time()
+    if cfg.get("lab"):
+        return run_lab(cfg, started)
     out = output_dir(cfg)
     overrides = [o for o in job_overrides() if not o.startswith("resume=")]
     previous = resume.find_previous(out, overrides, is_multirun()) if cfg.get("resume") else None
@@ -241,6 +252,18 @@ def train(cfg: DictConfig) -> float | None:
         record["duration_s"] = round(time.time() - started, 3)
         write_json(out / "metrics.json", record)
     return float(record.get("metrics", {}).get(record.get("optimized_metric"), math.nan))
+
+
+def run_lab(cfg: DictConfig, started: float) -> None:
+    """An experiment that trains nothing (`lab: <name>`): run that lab into the output dir."""
+    from sweeplab.labs import run as run_named_lab
+
+    out = output_dir(cfg)
+    run_named_lab(str(cfg.lab), out)
+    write_json(out / "metrics.json", {"status": "completed", "lab": str(cfg.lab), "metrics": {},
+                                      "overrides": job_overrides(),
+                                      "duration_s": round(time.time() - started, 3)})
+    return None
 
 
 def is_multirun() -> bool:
@@ -281,7 +304,7 @@ def main(cfg: DictConfig) -> float | None:
     except KeyboardInterrupt:
         print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
-    if not is_multirun():  # a sweep prints its summary instead
+    if not is_multirun() and value is not None:  # a sweep prints its summary instead
         out = Path(cfg.paths.output_dir)
         metric = json.loads((out / "metrics.json").read_text())["optimized_metric"]
         print(f"[sweeplab] {metric} = {value:.4f}; metrics.json and TensorBoard logs in {out} "

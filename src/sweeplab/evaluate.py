@@ -1,0 +1,33 @@
+"""Loss and accuracy of a trained module on any split, in eval mode (dropout off, BN frozen)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sweeplab.data.loader import TensorLoader
+
+
+@torch.no_grad()
+def evaluate(module: nn.Module, loader: TensorLoader) -> dict[str, float]:
+    """Mean loss (and accuracy for classifiers) over `loader`, the module left in its prior mode."""
+    was_training, epoch = module.training, loader.epoch
+    module.eval()
+    total, loss_sum, correct = 0, 0.0, 0
+    device = next(module.parameters()).device
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        out = module(x)
+        if hasattr(module, "loss_and_preds"):
+            loss, preds = module.loss_and_preds(out, y)
+            correct += int((preds == y).sum())
+        else:
+            loss = nn.functional.mse_loss(out, y)
+        loss_sum += float(loss) * len(y)
+        total += len(y)
+    module.train(was_training)
+    loader.epoch = epoch  # an evaluation pass must not shift the training shuffle order
+    result = {"loss": loss_sum / max(total, 1)}
+    if hasattr(module, "loss_and_preds"):
+        result["acc"] = correct / max(total, 1)
+    return result
