@@ -185,7 +185,7 @@ def preflight(argv: list[str], config_dir: Path) -> None:
     GlobalHydra.instance().clear()
     # only once every config is good: missing dataset files (and a failed download) stop
     # here, not inside a job; a no-op for generated data, a file check once files exist
-    for dm in datamodules:
+    for dm in filter(None, datamodules):
         try:
             dm.prepare_data()
         except (ConfigError, DataError) as exc:
@@ -205,9 +205,10 @@ def check_job(job: list[str], config_dir: Path, where: str = ""):
     HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a run
     check_top_level(cfg, config_dir)
     try:
-        return check_config(cfg)[1]
+        dm = check_config(cfg)[1]
     except ConfigError as exc:
         fail(str(exc) + where)
+    return None if cfg.get("lab") else dm  # a lab that trains nothing needs no data files
 
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
