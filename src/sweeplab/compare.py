@@ -76,6 +76,9 @@ def read_curves(job_dir: Path) -> dict[str, Curve]:
     return {}
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+
+
 def job_colors(jobs: list[dict]) -> dict[str, tuple]:
     """One colour per configuration, so the seeds of one configuration share it."""
     cmap = plt.get_cmap("tab10" if len(seed_groups(jobs)) <= 10 else "tab20")
@@ -86,18 +89,24 @@ def job_colors(jobs: list[dict]) -> dict[str, tuple]:
     return colors
 
 
+def job_linestyles(jobs: list[dict]) -> dict[str, str]:
+    """Within a configuration, one line style per seed."""
+    return {r["job"]: LINESTYLES[k % len(LINESTYLES)]
+            for members in seed_groups(jobs).values() for k, r in enumerate(members)}
+
+
 def plot_curves(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: str,
                 path: Path) -> bool:
     """Every job's `metric` against epochs on one figure; False if no job logged it."""
     drawn = [r for r in jobs if metric in curves.get(r["job"], {})]
     if not drawn:
         return False
-    varying, colors = varying_keys(jobs), job_colors(jobs)
+    varying, colors, styles = varying_keys(jobs), job_colors(jobs), job_linestyles(jobs)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in drawn:
         xs, ys = curves[r["job"]][metric]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=colors[r["job"]],
-                label=job_label(r, varying), alpha=0.85)
+                linestyle=styles[r["job"]], label=job_label(r, varying), alpha=0.85)
     ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, every job")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best", ncol=1 if len(drawn) <= 12 else 2)
