@@ -222,7 +222,11 @@ def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
 
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
     preflight(sys.argv[1:], config_dir)
-    main()
+    try:
+        main()
+    except SystemExit:  # Hydra exits 1 when a sweeper raises: list the jobs that did run
+        summary.summarise_unfinished()
+        raise
     bad = [s for s in summary.LAST_STATUSES if s != "completed"]
     if bad:
         print(f"[sweeplab] {len(bad)} of {len(summary.LAST_STATUSES)} jobs did not complete",

@@ -179,6 +179,18 @@ def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Pat
 
 #: statuses of the jobs in the last summary written in this process (the CLI's exit code)
 LAST_STATUSES: list[str] = []
+#: the sweep dir of a multirun that started and has not ended (its sweeper may raise)
+RUNNING: list[Path] = []
+
+
+def summarise_unfinished() -> None:
+    """Summarise a multirun whose sweeper raised before it ended (Optuna when no trial
+    completed), so its jobs are still listed and the CLI's exit code still reflects them."""
+    sweep_dir = RUNNING.pop() if RUNNING else None
+    if sweep_dir is not None and sweep_dir.is_dir():
+        _, md_path, jobs = write_summary(sweep_dir)
+        LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
+        print(f"[sweeplab] summary: {md_path} (and summary.csv)", flush=True)
 
 
 class SweepSummary(Callback):
@@ -186,9 +198,11 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         print(f"[sweeplab] sweep dir: {config.hydra.sweep.dir}", flush=True)
+        RUNNING[:] = [Path(config.hydra.sweep.dir)]
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        RUNNING.clear()
         if not sweep_dir.is_dir():
             return
         _, md_path, jobs = write_summary(sweep_dir)
