@@ -68,3 +68,39 @@ def test_ddp_trains_on_every_gpu(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["status"] == "completed" and record["metrics"]["val/acc"] > 0.3
+
+
+def test_a_sweep_whose_sweeper_raises_still_gets_its_summary(tmp_path):
+    from sweeplab import summary
+
+    job = tmp_path / "0_optim.lr=1e6"
+    job.mkdir()
+    (job / "metrics.json").write_text(json.dumps(
+        {"status": "diverged", "overrides": ["optim.lr=1e6"], "optimized_metric": "val/acc",
+         "error": "training loss became nan"}))
+    summary.RUNNING[:] = [tmp_path]  # as on_multirun_start leaves it
+    summary.summarise_unfinished()
+    assert summary.LAST_STATUSES == ["diverged"] and not summary.RUNNING
+    assert "training loss became nan" in (tmp_path / "summary.md").read_text()
+    summary.LAST_STATUSES.clear()
+
+
+@pytest.mark.parametrize("launcher, threads", [({"n_jobs": 4}, 4), ({"n_jobs": -1}, 1),
+                                               ({"n_jobs": 1}, 16), ({}, 16)])
+def test_parallel_jobs_divide_the_cores_between_them(monkeypatch, launcher, threads):
+    from omegaconf import OmegaConf
+
+    import sweeplab.train as train_module
+
+    class FakeHydraConfig:  # the launcher config a job sees
+        initialized = staticmethod(lambda: True)
+        get = staticmethod(lambda: OmegaConf.create({"launcher": launcher}))
+
+    monkeypatch.setattr(train_module, "HydraConfig", FakeHydraConfig)
+    monkeypatch.setattr(train_module.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(train_module.os, "cpu_count", lambda: 16)
+    try:
+        assert train_module.set_threads(0) == threads
+        assert train_module.set_threads(3) == 3  # an explicit threads= wins
+    finally:
+        torch.set_num_threads(1)
