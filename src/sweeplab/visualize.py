@@ -10,6 +10,7 @@ configured, and only on the epochs asked for, so training pays nothing in betwee
 from __future__ import annotations
 
 import math
+import warnings
 
 import lightning as L
 import torch
@@ -75,6 +76,9 @@ class Visualize(L.Callback):
         try:
             with torch.no_grad():
                 figures = self.figures(module, dm, split, shape, task)
+        except Exception as exc:  # a figure is a bonus: never fail the job over it
+            warnings.warn(f"no {split} figures this time: {exc!r}", stacklevel=1)
+            return
         finally:
             module.train(was_training)
         for tag, fig in figures:
