@@ -104,3 +104,20 @@ def test_parallel_jobs_divide_the_cores_between_them(monkeypatch, launcher, thre
         assert train_module.set_threads(3) == 3  # an explicit threads= wins
     finally:
         torch.set_num_threads(1)
+
+
+def test_slurm_launcher_has_gpu_defaults_and_stops_early_off_cluster(capsys, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["hydra/launcher=slurm"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.timeout_min, launcher.partition) == (1, 60, None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(SystemExit) as exc:
+        preflight(["-m", "hydra/launcher=slurm", "data=spiral", "optim.lr=0.1,0.2"], CONF)
+    assert exc.value.code == 2 and "srun not found" in capsys.readouterr().err

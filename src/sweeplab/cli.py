@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -124,6 +125,10 @@ def check_plugins(cfg) -> None:
             options = ", ".join(group_options(f"hydra/{part}", Path()))
             fail(f"hydra.{part}={node}: not a {part} config; choose one with "
                  f"hydra/{part}=<option>; allowed: {options}")
+    if cfg.hydra.launcher._target_.endswith("SlurmLauncher") and not shutil.which("srun"):
+        choice = cfg.hydra.runtime.choices.get("hydra/launcher", "submitit_slurm")
+        fail(f"hydra/launcher={choice}: no Slurm here (srun not found); run from a cluster's "
+             f"login node, or try the same path locally with hydra/launcher=submitit_local")
 
 
 def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[list[str]]:

@@ -187,7 +187,7 @@ def summarise_unfinished() -> None:
     """Summarise a multirun whose sweeper raised before it ended (Optuna when no trial
     completed), so its jobs are still listed and the CLI's exit code still reflects them."""
     sweep_dir = RUNNING.pop() if RUNNING else None
-    if sweep_dir is not None and sweep_dir.is_dir():
+    if sweep_dir is not None and any(sweep_dir.glob("*/metrics.json")):
         _, md_path, jobs = write_summary(sweep_dir)
         LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
         print(f"[sweeplab] summary: {md_path} (and summary.csv)", flush=True)
