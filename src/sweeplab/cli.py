@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.object_type import ObjectType
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -123,6 +125,10 @@ def check_plugins(cfg) -> None:
             options = ", ".join(group_options(f"hydra/{part}", Path()))
             fail(f"hydra.{part}={node}: not a {part} config; choose one with "
                  f"hydra/{part}=<option>; allowed: {options}")
+    if cfg.hydra.launcher._target_.endswith("SlurmLauncher") and not shutil.which("srun"):
+        choice = cfg.hydra.runtime.choices.get("hydra/launcher", "submitit_slurm")
+        fail(f"hydra/launcher={choice}: no Slurm here (srun not found); run from a cluster's "
+             f"login node, or try the same path locally with hydra/launcher=submitit_local")
 
 
 def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[list[str]]:
@@ -143,6 +149,15 @@ def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[l
     return [list(c) for c in itertools.product(*choices)]
 
 
+def first_value(o: Override) -> str:
+    """The override with one of its sweep's values: a choice's first, an interval's start."""
+    if not o.is_sweep_override():
+        return o.input_line
+    if o.value_type == ValueType.INTERVAL_SWEEP:  # Optuna's interval(a,b), not enumerable
+        return f"{o.get_key_element()}={o.value().start}"
+    return f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()), None)}"
+
+
 def preflight(argv: list[str], config_dir: Path) -> None:
     """Compose and check every job named by `argv`; exit 2 with one line on the first error."""
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
@@ -155,11 +170,7 @@ def preflight(argv: list[str], config_dir: Path) -> None:
             parser = OverridesParser.create()
             firsts = []
             for o in parser.parse_overrides(overrides):
-                if o.is_sweep_override():
-                    v = next(iter(o.sweep_string_iterator()), None)
-                    firsts.append(f"{o.get_key_element()}={v}")
-                else:
-                    firsts.append(o.input_line)
+                firsts.append(first_value(o))
             base = compose(config_name="train", overrides=firsts, return_hydra_config=True)
         except (HydraException, OmegaConfBaseException, ValueError) as exc:
             parsed = not isinstance(exc, OverrideParseException)
@@ -167,11 +178,11 @@ def preflight(argv: list[str], config_dir: Path) -> None:
         check_plugins(base)
         sweeper = base.hydra.sweeper
         basic = sweeper._target_.endswith("BasicSweeper")
+        multirun = multirun or str(base.hydra.mode) == "RunMode.MULTIRUN"  # set by a config
         params = sweeper.get("params") if basic else None
         params = OmegaConf.to_container(params) if params else {}
-        try:
-            jobs = expand(overrides, multirun and basic, params) if basic or not multirun \
-                else [firsts]
+        try:  # other sweepers (Optuna) choose their jobs as they go: check one representative
+            jobs = expand(overrides, multirun, params) if basic else [firsts]
         except HydraException as exc:
             fail(explain_compose_error(exc, overrides, config_dir))
         datamodules = []
@@ -217,7 +228,11 @@ def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
 
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
     preflight(sys.argv[1:], config_dir)
-    main()
+    try:
+        main()
+    except SystemExit:  # Hydra exits 1 when a sweeper raises: list the jobs that did run
+        summary.summarise_unfinished()
+        raise
     bad = [s for s in summary.LAST_STATUSES if s != "completed"]
     if bad:
         print(f"[sweeplab] {len(bad)} of {len(summary.LAST_STATUSES)} jobs did not complete",

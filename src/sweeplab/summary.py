@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,69 @@ def table_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]
     return header, rows
 
 
+def seed_groups(jobs: list[dict]) -> dict[str, list[dict]]:
+    """Jobs keyed by their overrides without `seed`: the same configuration run on several seeds."""
+    groups: dict[str, list[dict]] = {}
+    for r in jobs:
+        rest = sorted(o for o in r.get("overrides") or [] if o.partition("=")[0] != "seed")
+        groups.setdefault(" ".join(rest), []).append(r)
+    return groups
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def group_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
+    """One "mean ± std" row per configuration run on more than one seed, best mean first."""
+    header, _ = table_rows(jobs, metric)
+    present = header[2:-2]
+    varying = varying_keys(jobs) - {"seed"}
+    rows = []
+    for members in seed_groups(jobs).values():
+        seeds = [r for r in members if any(o.startswith("seed=") for o in r.get("overrides", []))]
+        if len(seeds) < 2:
+            continue
+        done = [r for r in members if r.get("status") == "completed"]
+        cells = []
+        for c in present:
+            values = [r["metrics"][c] for r in done
+                      if not math.isnan(r["metrics"].get(c, math.nan))]
+            m, sd = mean_std(values)
+            cells.append("" if math.isnan(m) else f"{m:.4f} ± {sd:.4f}")
+        label = job_label(members[0], varying) if varying else "all"
+        rows.append((mean_std([r["metrics"].get(metric, math.nan) for r in done])[0],
+                     [label, f"{len(done)}/{len(members)}", *cells]))
+    sign = 1 if "loss" in metric else -1
+    rows.sort(key=lambda t: math.inf if math.isnan(t[0]) else sign * t[0])
+    return ["configuration", "seeds done", *present], [r for _, r in rows]
+
+
+def optuna_lines(sweep_dir: Path) -> list[str]:
+    """Optuna's best parameters (optimization_results.yaml), as markdown lines."""
+    path = sweep_dir / "optimization_results.yaml"
+    if not path.is_file():
+        return []
+    from omegaconf import OmegaConf
+
+    result = OmegaConf.to_container(OmegaConf.load(path))
+    lines = ["", "## Best parameters (Optuna)", ""]
+    if "best_params" in result:
+        lines.append(f"Best value: {_fmt(float(result.get('best_value', math.nan)))}")
+        lines += [""] + [f"- `{k}={v}`" for k, v in result["best_params"].items()]
+    for i, sol in enumerate(result.get("solutions", [])):
+        lines.append(f"- solution {i}: values {sol['values']}, params {sol['params']}")
+    return lines
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]]
+
+
 def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
@@ -103,14 +167,30 @@ def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Pat
     lines = [f"# Sweep summary: {sweep_dir.name}", "",
              f"{len(jobs)} jobs, sorted by `{metric}` "
              f"({'lower' if 'loss' in metric else 'higher'} is better).", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+             *markdown_table(header, rows)]
+    group_header, groups = group_rows(jobs, metric)
+    if groups:
+        lines += ["", "## Seeds: mean ± standard deviation per configuration", "",
+                  *markdown_table(group_header, groups)]
+    lines += optuna_lines(sweep_dir)
     atomic_write(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path, jobs
 
 
 #: statuses of the jobs in the last summary written in this process (the CLI's exit code)
 LAST_STATUSES: list[str] = []
+#: the sweep dir of a multirun that started and has not ended (its sweeper may raise)
+RUNNING: list[Path] = []
+
+
+def summarise_unfinished() -> None:
+    """Summarise a multirun whose sweeper raised before it ended (Optuna when no trial
+    completed), so its jobs are still listed and the CLI's exit code still reflects them."""
+    sweep_dir = RUNNING.pop() if RUNNING else None
+    if sweep_dir is not None and any(sweep_dir.glob("*/metrics.json")):
+        _, md_path, jobs = write_summary(sweep_dir)
+        LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
+        print(f"[sweeplab] summary: {md_path} (and summary.csv)", flush=True)
 
 
 class SweepSummary(Callback):
@@ -118,13 +198,21 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         print(f"[sweeplab] sweep dir: {config.hydra.sweep.dir}", flush=True)
+        RUNNING[:] = [Path(config.hydra.sweep.dir)]
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        RUNNING.clear()
         if not sweep_dir.is_dir():
             return
         _, md_path, jobs = write_summary(sweep_dir)
         LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
+        try:  # figures are a bonus: a plotting problem must not fail a finished sweep
+            from sweeplab.compare import add_figures
+
+            add_figures(sweep_dir, jobs)
+        except Exception as exc:
+            print(f"[sweeplab] warning: no comparison figures: {exc!r}", flush=True)
         print(md_path.read_text(), flush=True)
         print(f"[sweeplab] summary: {md_path} (and summary.csv)")
         print(f"[sweeplab] TensorBoard: tensorboard --logdir {sweep_dir}", flush=True)

@@ -132,7 +132,7 @@ def parallel_jobs() -> int:
     if not HydraConfig.initialized():
         return 1
     n = HydraConfig.get().launcher.get("n_jobs", 1) or 1
-    return os.cpu_count() or 1 if n < 0 else int(n)
+    return (os.cpu_count() or 1) if n < 0 else int(n)  # joblib's -1: one job per core
 
 
 def set_threads(requested: int) -> int:
@@ -309,4 +309,6 @@ def main(cfg: DictConfig) -> float | None:
         metric = json.loads((out / "metrics.json").read_text())["optimized_metric"]
         print(f"[sweeplab] {metric} = {value:.4f}; metrics.json and TensorBoard logs in {out} "
               f"(tensorboard --logdir {out})", flush=True)
+    elif value is not None and math.isnan(value):
+        return None  # Optuna's sweeper crashes on a NaN; None marks the trial failed, goes on
     return value

@@ -1,0 +1,173 @@
+"""Figures that compare the jobs of a sweep, read from each job's own logs (no re-training).
+
+`compare(sweep_dir)` writes the summary table (summary.md, summary.csv), then one learning-curve
+figure per metric with every job on it, and a bar chart of each job's final optimised metric, and
+links the figures from summary.md. Curves come from the CSV logger's metrics.csv where a job has
+one, else from its TensorBoard event files.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: sweeps run on machines without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sweeplab.summary import (  # noqa: E402
+    atomic_write,
+    job_label,
+    read_jobs,
+    seed_groups,
+    sort_jobs,
+    varying_keys,
+    write_summary,
+)
+
+CURVE_METRICS = ("train/loss", "val/loss", "val/acc")
+Curve = tuple[list[float], list[float]]
+
+
+def read_csv_curves(path: Path) -> dict[str, Curve]:
+    """Epoch-level series from a CSV logger file: x is the number of epochs completed."""
+    curves: dict[str, Curve] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            epoch = float(row.get("epoch") or 0) + 1
+            for key, value in row.items():
+                if key in ("epoch", "step") or value in ("", None):
+                    continue
+                xs, ys = curves.setdefault(key, ([], []))
+                xs.append(epoch)
+                ys.append(float(value))
+    return curves
+
+
+def read_event_curves(job_dir: Path) -> dict[str, Curve]:
+    """Series from TensorBoard event files; steps are mapped to epochs via Lightning's `epoch`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)  # one INFO line per event file
+    acc = EventAccumulator(str(job_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    tags = acc.Tags().get("scalars", [])
+    epoch_at = {e.step: e.value for e in acc.Scalars("epoch")} if "epoch" in tags else {}
+    curves: dict[str, Curve] = {}
+    for tag in tags:
+        if tag == "epoch":
+            continue
+        events = acc.Scalars(tag)
+        curves[tag] = ([epoch_at.get(e.step, e.step) + 1 for e in events],
+                       [e.value for e in events])
+    return curves
+
+
+def read_curves(job_dir: Path) -> dict[str, Curve]:
+    """A job's logged series by metric name; empty if it has no logs."""
+    csv_path = job_dir / "metrics.csv"
+    if csv_path.is_file():
+        return read_csv_curves(csv_path)
+    if any(job_dir.glob("events.out.tfevents.*")):
+        return read_event_curves(job_dir)
+    return {}
+
+
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def job_colors(jobs: list[dict]) -> dict[str, tuple]:
+    """One colour per configuration, so the seeds of one configuration share it."""
+    cmap = plt.get_cmap("tab10" if len(seed_groups(jobs)) <= 10 else "tab20")
+    colors = {}
+    for i, members in enumerate(seed_groups(jobs).values()):
+        for r in members:
+            colors[r["job"]] = cmap(i % cmap.N)
+    return colors
+
+
+def job_linestyles(jobs: list[dict]) -> dict[str, str]:
+    """Within a configuration, one line style per seed."""
+    return {r["job"]: LINESTYLES[k % len(LINESTYLES)]
+            for members in seed_groups(jobs).values() for k, r in enumerate(members)}
+
+
+def plot_curves(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: str,
+                path: Path) -> bool:
+    """Every job's `metric` against epochs on one figure; False if no job logged it."""
+    drawn = [r for r in jobs if metric in curves.get(r["job"], {})]
+    if not drawn:
+        return False
+    varying, colors, styles = varying_keys(jobs), job_colors(jobs), job_linestyles(jobs)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in drawn:
+        xs, ys = curves[r["job"]][metric]
+        ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=colors[r["job"]],
+                linestyle=styles[r["job"]], label=job_label(r, varying), alpha=0.85)
+    ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, every job")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best", ncol=1 if len(drawn) <= 12 else 2)
+    save(fig, path)
+    return True
+
+
+def plot_final(jobs: list[dict], metric: str, path: Path) -> bool:
+    """A horizontal bar per job: its final `metric`, best at the top."""
+    ordered = sort_jobs(jobs, metric)
+    if not ordered:
+        return False
+    varying, colors = varying_keys(jobs), job_colors(jobs)
+    labels = [job_label(r, varying) for r in ordered]
+    values = [r.get("metrics", {}).get(metric, math.nan) for r in ordered]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(ordered)))
+    y = range(len(ordered))
+    ax.barh(y, [0 if math.isnan(v) else v for v in values],
+            color=[colors[r["job"]] for r in ordered])
+    for i, (v, r) in enumerate(zip(values, ordered, strict=True)):
+        text = r.get("status", "?") if math.isnan(v) else f"{v:.4f}"
+        ax.text(0 if math.isnan(v) else v, i, f" {text}", va="center", fontsize=8)
+    ax.set_yticks(list(y), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=f"final {metric}", title=f"final {metric} per job")
+    ax.grid(axis="x", alpha=0.3)
+    save(fig, path)
+    return True
+
+
+def save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def figure_name(metric: str, kind: str) -> str:
+    return f"{kind}_{metric.replace('/', '_')}.png"
+
+
+def add_figures(sweep_dir: Path, jobs: list[dict] | None = None) -> list[Path]:
+    """Draw the comparison figures for a summarised sweep and link them from summary.md."""
+    jobs = read_jobs(sweep_dir) if jobs is None else jobs
+    metric = next((j["optimized_metric"] for j in jobs if "optimized_metric" in j), "val/acc")
+    curves = {r["job"]: read_curves(sweep_dir / r["job"]) for r in jobs}
+    paths = []
+    for m in CURVE_METRICS:
+        path = sweep_dir / figure_name(m, "curves")
+        if plot_curves(jobs, curves, m, path):
+            paths.append(path)
+    path = sweep_dir / figure_name(metric, "final")
+    if plot_final(jobs, metric, path):
+        paths.append(path)
+    md = sweep_dir / "summary.md"
+    if paths and md.is_file():
+        links = ["", "## Figures", "", *[f"![{p.stem}]({p.name})" for p in paths]]
+        atomic_write(md, md.read_text() + "\n".join(links) + "\n")
+    return paths
+
+
+def compare(sweep_dir: Path) -> tuple[Path, list[Path]]:
+    """The table and the figures for one sweep dir; returns summary.md and the PNG paths."""
+    _, md_path, jobs = write_summary(sweep_dir)
+    return md_path, add_figures(sweep_dir, jobs)

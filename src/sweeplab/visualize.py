@@ -1,0 +1,221 @@
+"""TensorBoard figures of what a job learned, drawn every few epochs and when training ends.
+
+`Visualize` picks the figure from the data's shape: 2-D inputs get the decision regions with
+the data points, 1-D inputs the fitted curve over the data, images a grid of predictions with
+the mistakes marked plus a confusion matrix. With `histograms: true` it also logs weight and
+gradient histograms per layer (the init labs). It draws only when a TensorBoard logger is
+configured, and only on the epochs asked for, so training pays nothing in between.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import lightning as L
+import torch
+from torch import Tensor
+
+#: inputs drawn on 2-D / 1-D plots at most (a random subset beyond it)
+MAX_POINTS = 1000
+
+
+class Visualize(L.Callback):
+    """Figures in TensorBoard's Images tab under `val/` (every few epochs) and `test/` (at the
+    end), histograms under `weights/` and `grads/`."""
+
+    def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 150,
+                 n_images: int = 32, histograms: bool = False) -> None:
+        self.every_n_epochs, self.at_end = every_n_epochs, at_end
+        self.grid_size, self.n_images, self.histograms = grid_size, n_images, histograms
+        self._grads_due = False
+
+    # ------------------------------------------------------------ when
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        n = self.every_n_epochs
+        return n > 0 and (trainer.current_epoch + 1) % n == 0
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and self._due(trainer):
+            self.draw(trainer, module, "val", trainer.current_epoch + 1)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.at_end:
+            self.draw(trainer, module, "test", trainer.current_epoch)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._grads_due = self.histograms and (trainer.current_epoch == 0 or self._due(trainer))
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, module: L.LightningModule,
+                                 optimizer) -> None:
+        if self._grads_due:  # the epoch's first step: gradients of the weights before it
+            self._grads_due = False
+            writer = tensorboard(trainer)
+            for name, p in module.named_parameters():
+                if writer is not None and p.grad is not None:
+                    writer.add_histogram(f"grads/{name}", p.grad.detach().cpu(),
+                                         trainer.global_step)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        writer = tensorboard(trainer)
+        if self.histograms and writer is not None and (trainer.current_epoch == 0
+                                                       or self._due(trainer)):
+            for name, p in module.named_parameters():
+                writer.add_histogram(f"weights/{name}", p.detach().cpu(), trainer.global_step)
+
+    # ------------------------------------------------------------ what
+
+    def draw(self, trainer: L.Trainer, module: L.LightningModule, split: str, step: int) -> None:
+        writer, dm = tensorboard(trainer), trainer.datamodule
+        if writer is None or dm is None or getattr(dm, "splits", None) is None:
+            return
+        shape, task = tuple(dm.input_shape), dm.task
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                figures = self.figures(module, dm, split, shape, task)
+        except Exception as exc:  # a figure is a bonus: never fail the job over it
+            warnings.warn(f"no {split} figures this time: {exc!r}", stacklevel=1)
+            return
+        finally:
+            module.train(was_training)
+        for tag, fig in figures:
+            writer.add_figure(f"{split}/{tag}", fig, step)  # closes the figure
+
+    def figures(self, module, dm, split: str, shape: tuple, task: str) -> list:
+        data = dm.splits[split]
+        if len(shape) == 3 and task != "regression":
+            preds = predict(module, dm, data.x).argmax(-1)
+            return [("predictions", image_grid(data.x[: self.n_images], data.y, preds, dm)),
+                    ("confusion_matrix", confusion(preds, data.y, dm))]
+        if shape == (2,) and task != "regression":
+            return [("decision_regions", regions(module, dm, data, self.grid_size))]
+        if shape == (1,):
+            return [("fit", curve(module, dm, data, task))]
+        return []
+
+
+def tensorboard(trainer: L.Trainer):
+    """The SummaryWriter of the job's TensorBoard logger on rank 0, else None."""
+    if not trainer.is_global_zero:
+        return None
+    for lg in trainer.loggers:
+        if lg.__class__.__name__ == "TensorBoardLogger":
+            return lg.experiment
+    return None
+
+
+def predict(module: L.LightningModule, dm, x: Tensor, batch: int = 4096) -> Tensor:
+    """Class probabilities (or regression outputs) for raw inputs, scaled as the loader does."""
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i: i + batch].to(module.device).float() * dm.scale + dm.shift
+        y = module(xb)
+        out.append((module.probabilities(y) if hasattr(module, "probabilities") else y).cpu())
+    return torch.cat(out)
+
+
+def subset(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    if len(x) <= MAX_POINTS:
+        return x, y
+    keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:MAX_POINTS]
+    return x[keep], y[keep]
+
+
+def regions(module, dm, data, grid_size: int):
+    """The predicted class over a grid covering the data, with the data points on top."""
+    import matplotlib.pyplot as plt
+
+    x = data.x.float()
+    lo, hi = x.min(0).values, x.max(0).values
+    pad = (hi - lo) * 0.1
+    gx = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), grid_size)
+    gy = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), grid_size)
+    xx, yy = torch.meshgrid(gx, gy, indexing="xy")
+    grid = torch.stack([xx.flatten(), yy.flatten()], 1)
+    # back to raw units: predict() applies the loader's scale and shift
+    classes = predict(module, dm, (grid - dm.shift) / dm.scale).argmax(-1).reshape(xx.shape)
+    k = dm.num_classes
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(xx, yy, classes, levels=torch.arange(k + 1) - 0.5, cmap="tab10", vmin=0,
+                vmax=9, alpha=0.3)
+    px, py = subset(x, data.y)
+    ax.scatter(px[:, 0], px[:, 1], c=py, cmap="tab10", vmin=0, vmax=9, s=8, edgecolors="k",
+               linewidths=0.2)
+    ax.set_aspect("equal")
+    ax.set_title("decision regions")
+    fig.tight_layout()
+    return fig
+
+
+def curve(module, dm, data, task: str):
+    """The model's output over the input range (class-1 probability, or the regression fit)."""
+    import matplotlib.pyplot as plt
+
+    x = data.x.float()
+    xs = torch.linspace(float(x.min()), float(x.max()), 200)[:, None]
+    out = predict(module, dm, (xs - dm.shift) / dm.scale)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    px, py = subset(x, data.y)
+    ax.scatter(px[:, 0], py.float().reshape(len(py), -1)[:, 0], s=10, alpha=0.6, label="data")
+    if task == "regression":
+        ax.plot(xs[:, 0], out[:, 0], color="tab:red", label="fit")
+    else:
+        for c in range(1, out.shape[1]):
+            ax.plot(xs[:, 0], out[:, c], label=f"P(class {dm.class_names[c]})")
+    ax.set(xlabel="x", ylabel="y", title="fitted curve")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(x: Tensor, y: Tensor, preds: Tensor, dm):
+    """The first images with their predicted class; mistakes in red with the true class.
+
+    One axes showing a tiled image (a subplot per image would cost ten times as much to draw)."""
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    n, cols, pad = len(x), min(8, len(x)), 2
+    rows = max(1, math.ceil(n / cols))
+    imgs = x.float()
+    lo, hi = imgs.amin(dim=(1, 2, 3), keepdim=True), imgs.amax(dim=(1, 2, 3), keepdim=True)
+    tiled = make_grid((imgs - lo) / (hi - lo).clamp_min(1e-8), nrow=cols, padding=pad,
+                      pad_value=1.0)
+    fig, ax = plt.subplots(figsize=(1.3 * cols, 1.45 * rows + 0.3))
+    ax.imshow(tiled.permute(1, 2, 0).numpy())
+    ax.axis("off")
+    h, w = x.shape[-2] + pad, x.shape[-1] + pad
+    names = dm.class_names
+    for i in range(n):
+        guess, truth = names[int(preds[i])], names[int(y[i])]
+        right = guess == truth
+        ax.text((i % cols) * w + w / 2, (i // cols) * h + 1, guess if right else
+                f"{guess} (true {truth})", ha="center", va="bottom", fontsize=6,
+                color="black" if right else "red")
+    ax.set_title("predictions (red: wrong)", fontsize=9, pad=10)
+    fig.tight_layout()
+    return fig
+
+
+def confusion(preds: Tensor, y: Tensor, dm):
+    """Rows: true class, columns: predicted class, counts in the cells."""
+    import matplotlib.pyplot as plt
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    k = dm.num_classes
+    matrix = multiclass_confusion_matrix(preds, y.long(), num_classes=k)
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * k, 1 + 0.45 * k))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    if k <= 20:
+        for (i, j), v in zip(torch.cartesian_prod(torch.arange(k), torch.arange(k)).tolist(),
+                             matrix.flatten().tolist(), strict=True):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
+    ticks = list(range(k))
+    ax.set_xticks(ticks, dm.class_names, fontsize=7, rotation=90 if k > 12 else 0)
+    ax.set_yticks(ticks, dm.class_names, fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    fig.tight_layout()
+    return fig
