@@ -36,15 +36,17 @@ class SmallCNN(nn.Module):
                  stride: int = 1, pool: str = "max", pool_size: int = 2,
                  pool_stride: int | None = None, activation: str = "relu",
                  batchnorm: bool = False, dropout: float = 0.0, hidden: list[int] = (),
-                 logit_batchnorm: bool = False) -> None:
+                 logit_batchnorm: bool = False, bn_after_activation: bool = False) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         c_in = input_shape[0]
         for c_out in channels:
             blocks.append(nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding))
+            block = [make_activation(activation)]
             if batchnorm:
-                blocks.append(nn.BatchNorm2d(c_out))
-            blocks.append(make_activation(activation))
+                bn = nn.BatchNorm2d(c_out)
+                block = block + [bn] if bn_after_activation else [bn, *block]
+            blocks += block
             if pool == "max":
                 blocks.append(nn.MaxPool2d(pool_size, stride=pool_stride or pool_size))
             elif pool == "avg":
