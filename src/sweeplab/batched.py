@@ -218,7 +218,8 @@ def _schedules(cfgs: list[DictConfig], max_epochs: int) -> list:
 
 
 def _row(values: Tensor | None, i: int) -> float:
-    return float(values[i]) if values is not None else float("nan")
+    """Model i's value, rounded to float32 as Lightning's logged metrics are."""
+    return float(values[i].float()) if values is not None else float("nan")
 
 
 def train_stacked(cfgs: list[DictConfig]) -> list[JobResult]:

@@ -50,7 +50,7 @@ class StackedSGD:
                     buf.mul_(along(self.momentum, p)).add_(g)
                 # a model without momentum gets buf == g: the plain SGD step
                 nesterov = g + along(self.momentum, p) * buf
-                g = torch.where(along(self.nesterov, p), nesterov, buf)
+                g = torch.where(self.nesterov.view(-1, *([1] * (p.dim() - 1))), nesterov, buf)
             p.sub_(along(self.lr, p) * g)
 
 
