@@ -90,6 +90,7 @@ def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[l
 
 def preflight(argv: list[str], config_dir: Path) -> None:
     """Compose and check every job named by `argv`; exit 2 with one line on the first error."""
+    from sweeplab.compose_cache import JobComposer
     from sweeplab.train import check_config
 
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
@@ -120,9 +121,10 @@ def preflight(argv: list[str], config_dir: Path) -> None:
                 else [firsts]
         except HydraException as exc:
             fail(explain_compose_error(exc, overrides, config_dir))
+        composer = JobComposer(config_dir)
         for job in jobs[:MAX_CHECKED_JOBS]:
             try:
-                cfg = compose(config_name="train", overrides=job, return_hydra_config=True)
+                cfg = composer(job)
             except (HydraException, OmegaConfBaseException, ValueError) as exc:
                 fail(explain_compose_error(exc, job, config_dir))
             HydraConfig.instance().set_config(cfg)
@@ -136,9 +138,11 @@ def preflight(argv: list[str], config_dir: Path) -> None:
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
     """Check every job, run Hydra's `main`, then exit non-zero if any job of a sweep failed."""
     from sweeplab import summary
+    from sweeplab.compose_cache import share_sweep_compositions
 
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
     preflight(sys.argv[1:], config_dir)
+    share_sweep_compositions()
     main()
     bad = [s for s in summary.LAST_STATUSES if s != "completed"]
     if bad:
