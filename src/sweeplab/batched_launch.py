@@ -33,10 +33,10 @@ from sweeplab.train import (
 
 def sweep_configs(launcher, job_overrides: Sequence[Sequence[str]],
                   initial_job_idx: int) -> list[DictConfig]:
+    loader = launcher.hydra_context.config_loader
     cfgs = []
     for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-        cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config,
-                                                                     list(overrides))
+        cfg = loader.load_sweep_config(launcher.config, list(overrides))
         with open_dict(cfg):
             cfg.hydra.job.id = idx
             cfg.hydra.job.num = idx

@@ -60,21 +60,30 @@ def start_to_first_step(tmp: Path, repeats: int) -> dict:
             "peak_rss_mib_spiral": max(peaks)}
 
 
-def per_job_overhead(tmp: Path, jobs: int) -> dict:
-    """A sequential sweep of `jobs` tiny jobs: time between consecutive jobs' training loops.
-
-    Measured from the end of job 1's training loop to the end of job N's: N - 1 whole job
-    cycles (config, set-up, data, training, test, outputs); their training loops are
-    subtracted, leaving what sweeplab, Lightning and Hydra cost per job.
-    """
-    clock = tmp / "jobs.jsonl"
+def sweep_run(tmp: Path, name: str, jobs: int) -> tuple[float, float, list[dict]]:
+    clock = tmp / f"{name}.jsonl"
     wall, peak, _ = run([sys.executable, TRAIN, "-m", *TINY, *QUIET, *clock_args(clock),
-                         f"seed=range({jobs})", f"hydra.sweep.dir={tmp}/jobs"], tmp)
-    c = clocks(clock)
-    span = c[-1]["train_end"] - c[0]["train_end"]
-    training = sum(j["train_end"] - j["train_start"] for j in c[1:])
-    return {"jobs": len(c), "per_job_overhead_ms": 1e3 * (span - training) / (len(c) - 1),
-            "training_ms_per_job": 1e3 * training / (len(c) - 1), "sweep_wall_s": wall,
+                         f"seed=range({jobs})", f"hydra.sweep.dir={tmp}/{name}"], tmp)
+    return wall, peak, clocks(clock)
+
+
+def per_job_overhead(tmp: Path, jobs: int) -> dict:
+    """What one more job adds to a sequential sweep, beyond its training loop.
+
+    Two sweeps of tiny spiral jobs, of 1 and of `jobs` jobs: the difference in wall time,
+    less the difference in time spent in training loops, over the extra jobs. It covers
+    everything a job costs (preflight check, composition, Hydra's job set-up, data, Trainer,
+    validation, test, checkpoint, logs, metrics.json) and leaves out the fixed start-up.
+    """
+    one_wall, _, one = sweep_run(tmp, "one", 1)
+    wall, peak, many = sweep_run(tmp, "many", jobs)
+
+    def training(c: list[dict]) -> float:
+        return sum(j["train_end"] - j["train_start"] for j in c)
+
+    extra = (wall - one_wall) - (training(many) - training(one))
+    return {"jobs": len(many), "per_job_overhead_ms": 1e3 * extra / (len(many) - 1),
+            "training_ms_per_job": 1e3 * training(many) / len(many), "sweep_wall_s": wall,
             "peak_rss_mib_sweep": peak}
 
 

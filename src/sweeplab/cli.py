@@ -88,13 +88,14 @@ def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[l
     return [list(c) for c in itertools.product(*choices)]
 
 
-def preflight(argv: list[str], config_dir: Path) -> None:
-    """Compose and check every job named by `argv`; exit 2 with one line on the first error."""
+def preflight(argv: list[str], config_dir: Path) -> bool:
+    """Compose and check every job named by `argv`; exit 2 with one line on the first error.
+    True when every job of a basic sweep was checked."""
     from sweeplab.compose_cache import JobComposer
     from sweeplab.train import check_config
 
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
-        return
+        return False
     multirun = any(a in ("-m", "--multirun") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
     GlobalHydra.instance().clear()
@@ -133,16 +134,18 @@ def preflight(argv: list[str], config_dir: Path) -> None:
             except ConfigError as exc:
                 fail(str(exc))
     GlobalHydra.instance().clear()
+    return basic and len(jobs) <= MAX_CHECKED_JOBS
 
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
     """Check every job, run Hydra's `main`, then exit non-zero if any job of a sweep failed."""
     from sweeplab import summary
-    from sweeplab.compose_cache import share_sweep_compositions
+    from sweeplab.compose_cache import compose_sweeps_fast, skip_sweeper_recheck
 
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
-    preflight(sys.argv[1:], config_dir)
-    share_sweep_compositions()
+    if preflight(sys.argv[1:], config_dir):
+        skip_sweeper_recheck()
+    compose_sweeps_fast()
     main()
     bad = [s for s in summary.LAST_STATUSES if s != "completed"]
     if bad:
