@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
 from sweeplab.models.cnn import conv_output_shape
+from sweeplab.progress import default_progress_bar
 from sweeplab.tasks import Classifier, Regressor
 
 # Lightning's start-up chatter (accelerator lines, tips) buries the per-job progress lines
@@ -169,6 +170,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path) -> dict[str, float]:
     module = build_module(cfg, dm)
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
+    callbacks += default_progress_bar(cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer: L.Trainer = get_class(cfg.trainer._target_)(
         **{k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
            if k != "_target_"},
