@@ -112,6 +112,9 @@ def test_batched_launcher_writes_each_jobs_outputs_and_summary(tmp_path):
         assert 0 < record["metrics"]["val/acc"] <= 1
         assert list(path.parent.glob("events.out.tfevents.*"))
         assert (path.parent / "checkpoints" / "last.ckpt").exists()
+        lr = next(o for o in record["overrides"] if o.startswith("optim.lr="))
+        assert lr in path.parent.name
+        assert lr in (path.parent / ".hydra" / "overrides.yaml").read_text()
     assert "optim.lr=0.2" in (sweep / "summary.md").read_text()
 
 
