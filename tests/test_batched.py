@@ -128,3 +128,11 @@ def test_batched_launcher_falls_back_with_a_notice(tmp_path):
     notices = [line for line in result.stdout.splitlines() if "batched launcher" in line]
     assert len(notices) == 1 and "one by one" in notices[0]
     assert len(list(sweep.glob("*/metrics.json"))) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_stacked_jobs_train_on_the_gpu(make_cfg):
+    cfgs = [make_cfg(*SPIRAL, "trainer.accelerator=gpu", f"optim.lr={lr}") for lr in (0.1, 0.2)]
+    results = train_stacked(cfgs)
+    assert all(0 < r.metrics["val/acc"] <= 1 for r in results)
