@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -21,20 +22,34 @@ QUIET = ["threads=1", "trainer.enable_progress_bar=false"]
 TINY = ["data=spiral", "model=mlp", "trainer.max_epochs=1"]
 
 
+#: runs a script and prints its peak resident memory at exit (VmHWM: this process's own pages;
+#: getrusage would also count the pages of the bench process it was forked from)
+PEAK = """
+import atexit, re, runpy, sys
+def peak():
+    kib = re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)
+    print(f"sweeplab-peak-kib {kib}", file=sys.stderr)
+atexit.register(peak)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def run(args: list[str], tmp: Path) -> tuple[float, float, str]:
-    """Run a command; (wall seconds, peak RSS in MiB, output). Raises if it fails."""
+    """Run a Python script (args[1]) or code; (wall seconds, peak RSS in MiB, output)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    if args[1] != "-c":
+        args = [args[0], "-c", PEAK, *args[1:]]
     log = tmp / f"log_{time.monotonic_ns()}.txt"
     start = time.time()
     with open(log, "w") as f:
-        proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=f, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.run(args, cwd=tmp, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
     wall = time.time() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:4])} ... failed:\n{text[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    if code != 0:
+        raise RuntimeError(f"{' '.join(args[3:6])} ... failed:\n{text[-2000:]}")
+    peaks = [int(k) for k in re.findall(r"sweeplab-peak-kib (\d+)", text)]
+    return wall, (max(peaks) / 1024 if peaks else float("nan")), text
 
 
 def clock_args(path: Path) -> list[str]:
@@ -144,5 +159,5 @@ def whole_process(quick: bool, log=print) -> dict:
         log("dataset load ...")
         results.update(dataset_load(tmp))
         log("batched sweep vs sequential ...")
-        results["batched"] = batched_throughput(tmp, *((4, 4, 5) if quick else (8, 8, 5)))
+        results["batched"] = batched_throughput(tmp, *((4, 4, 5) if quick else (8, 8, 20)))
     return results
