@@ -11,6 +11,7 @@ runs it job by job). The loss and metrics mirror `Classifier`/`Regressor` on sta
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,9 +273,11 @@ def train_stacked(cfgs: list[DictConfig]) -> list[JobResult]:
             row = {k: _row(v, i) for k, v in epoch_metrics.items()}
             r.history.append((step - 1, {**row, "epoch": float(epoch)}))
             r.metrics.update(row)
-        for _, scheduler in schedules:
-            if scheduler is not None:
-                scheduler.step()
+        with warnings.catch_warnings():  # the stand-ins never step: torch warns about that
+            warnings.simplefilter("ignore", UserWarning)
+            for _, scheduler in schedules:
+                if scheduler is not None:
+                    scheduler.step()
         set_lrs(optimizer, [s.param_groups[0]["lr"] for s, _ in schedules])
     for s, epoch, losses in step_log:
         for i, r in enumerate(results):
