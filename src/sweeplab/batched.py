@@ -223,76 +223,95 @@ def _row(values: Tensor | None, i: int) -> float:
     return float(values[i].float()) if values is not None else float("nan")
 
 
-def train_stacked(cfgs: list[DictConfig]) -> list[JobResult]:
-    """Fit (and test, where asked) every job of `cfgs` as one stacked model."""
-    dms, modules = build_jobs(cfgs)
-    module = modules[0]
-    device = _device(cfgs[0])
-    stack = Stack(modules, [float(c.model.get("dropout", 0.0)) for c in cfgs], device)
-    optimizer = build_stacked_optimizer(list(stack.params.values()),
-                                        [_plain(c.optim) for c in cfgs])
-    trainer = cfgs[0].trainer
-    max_epochs, every = int(trainer.max_epochs), int(trainer.log_every_n_steps)
-    val_every = int(trainer.check_val_every_n_epoch)
-    schedules = _schedules(cfgs, max_epochs)
-    train_loaders, val_loaders = _loaders(dms, "train", device), _loaders(dms, "val", device)
-    results = [JobResult(module=m) for m in modules]
-    step_log: list[tuple[int, int, Tensor]] = []
-    best = None
-    step = 0
-    for epoch in range(max_epochs):
-        stack.template.train()
+class StackedFit:
+    """The training loop of a stack: epochs of stacked steps, validation, schedules, test."""
+
+    def __init__(self, cfgs: list[DictConfig]) -> None:
+        self.cfgs = cfgs
+        self.dms, modules = build_jobs(cfgs)
+        self.module, self.device = modules[0], _device(cfgs[0])
+        self.stack = Stack(modules, [float(c.model.get("dropout", 0.0)) for c in cfgs],
+                           self.device)
+        self.optimizer = build_stacked_optimizer(list(self.stack.params.values()),
+                                                 [_plain(c.optim) for c in cfgs])
+        trainer = cfgs[0].trainer
+        self.max_epochs, self.every = int(trainer.max_epochs), int(trainer.log_every_n_steps)
+        self.val_every = int(trainer.check_val_every_n_epoch)
+        self.schedules = _schedules(cfgs, self.max_epochs)
+        self.results = [JobResult(module=m) for m in modules]
+        self.step_log: list[tuple[int, int, Tensor]] = []
+        self.best: Tensor | None = None
+        self.step = 0
+
+    def train_epoch(self, epoch: int, loaders: list[TensorLoader]) -> dict[str, Tensor]:
+        self.stack.template.train()
         loss_sum, hit_sum, count = 0.0, 0.0, 0
-        for x, y, shared in batches(train_loaders):
-            loss, hits = stacked_loss(module, stack.forward(x, shared), y)
-            for p in stack.params.values():
+        for x, y, shared in batches(loaders):
+            loss, hits = stacked_loss(self.module, self.stack.forward(x, shared), y)
+            for p in self.stack.params.values():
                 p.grad = None
             loss.sum().backward()
-            optimizer.step()
+            self.optimizer.step()
             size = len(y) if shared else y.shape[1]
             loss_sum = loss_sum + loss.detach().double() * size
             hit_sum = hit_sum + (hits.double() if hits is not None else 0.0)
             count += size
-            if every and (step + 1) % every == 0:
-                step_log.append((step, epoch, loss.detach()))
-            step += 1
-        epoch_metrics = {"train/loss": loss_sum / count}
-        if isinstance(module, Classifier):
-            epoch_metrics["train/acc"] = hit_sum / count
-        if (epoch + 1) % val_every == 0:
-            val_loss, val_acc = evaluate(stack, module, val_loaders)
-            epoch_metrics["val/loss"] = val_loss
-            if val_acc is not None:
-                epoch_metrics["val/acc"] = val_acc
-                best = val_acc if best is None else torch.maximum(best, val_acc)
-                epoch_metrics["val/acc_best"] = best
-            else:
-                best = val_loss if best is None else torch.minimum(best, val_loss)
-                epoch_metrics["val/loss_best"] = best
-        for i, r in enumerate(results):
-            row = {k: _row(v, i) for k, v in epoch_metrics.items()}
-            r.history.append((step - 1, {**row, "epoch": float(epoch)}))
-            r.metrics.update(row)
+            if self.every and (self.step + 1) % self.every == 0:
+                self.step_log.append((self.step, epoch, loss.detach()))
+            self.step += 1
+        out = {"train/loss": loss_sum / count}
+        if isinstance(self.module, Classifier):
+            out["train/acc"] = hit_sum / count
+        return out
+
+    def validate(self, loaders: list[TensorLoader]) -> dict[str, Tensor]:
+        loss, acc = evaluate(self.stack, self.module, loaders)
+        if acc is None:
+            self.best = loss if self.best is None else torch.minimum(self.best, loss)
+            return {"val/loss": loss, "val/loss_best": self.best}
+        self.best = acc if self.best is None else torch.maximum(self.best, acc)
+        return {"val/loss": loss, "val/acc": acc, "val/acc_best": self.best}
+
+    def step_schedules(self) -> None:
         with warnings.catch_warnings():  # the stand-ins never step: torch warns about that
             warnings.simplefilter("ignore", UserWarning)
-            for _, scheduler in schedules:
+            for _, scheduler in self.schedules:
                 if scheduler is not None:
                     scheduler.step()
-        set_lrs(optimizer, [s.param_groups[0]["lr"] for s, _ in schedules])
-    for s, epoch, losses in step_log:
-        for i, r in enumerate(results):
-            r.history.append((s, {"train/loss_step": float(losses[i]), "epoch": float(epoch)}))
-    if any(c.get("test", True) for c in cfgs):
-        test_loss, test_acc = evaluate(stack, module, _loaders(dms, "test", device))
-        for i, (r, cfg) in enumerate(zip(results, cfgs, strict=True)):
-            if cfg.get("test", True):
-                row = {"test/loss": _row(test_loss, i)}
-                if test_acc is not None:
-                    row["test/acc"] = _row(test_acc, i)
-                r.history.append((step, {**row, "epoch": float(max_epochs)}))
-                r.metrics.update(row)
-    stack.unstack_into_nets()
-    for r in results:
-        r.metrics.update(epochs=float(max_epochs), steps=float(step))
-        r.history.sort(key=lambda item: item[0])
-    return results
+        set_lrs(self.optimizer, [s.param_groups[0]["lr"] for s, _ in self.schedules])
+
+    def record(self, step: int, epoch: int, values: dict[str, Tensor], final: bool = True,
+               only: list[bool] | None = None) -> None:
+        for i, r in enumerate(self.results):
+            if only is None or only[i]:
+                row = {k: _row(v, i) for k, v in values.items()}
+                r.history.append((step, {**row, "epoch": float(epoch)}))
+                if final:
+                    r.metrics.update(row)
+
+    def run(self) -> list[JobResult]:
+        train = _loaders(self.dms, "train", self.device)
+        val = _loaders(self.dms, "val", self.device)
+        for epoch in range(self.max_epochs):
+            values = self.train_epoch(epoch, train)
+            if (epoch + 1) % self.val_every == 0:
+                values.update(self.validate(val))
+            self.record(self.step - 1, epoch, values)
+            self.step_schedules()
+        for step, epoch, losses in self.step_log:
+            self.record(step, epoch, {"train/loss_step": losses}, final=False)
+        tested = [bool(c.get("test", True)) for c in self.cfgs]
+        if any(tested):
+            loss, acc = evaluate(self.stack, self.module, _loaders(self.dms, "test", self.device))
+            values = {"test/loss": loss, **({"test/acc": acc} if acc is not None else {})}
+            self.record(self.step, self.max_epochs, values, only=tested)
+        self.stack.unstack_into_nets()
+        for r in self.results:
+            r.metrics.update(epochs=float(self.max_epochs), steps=float(self.step))
+            r.history.sort(key=lambda item: item[0])
+        return self.results
+
+
+def train_stacked(cfgs: list[DictConfig]) -> list[JobResult]:
+    """Fit (and test, where asked) every job of `cfgs` as one stacked model."""
+    return StackedFit(cfgs).run()
