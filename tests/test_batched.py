@@ -9,6 +9,7 @@ import torch
 from conftest import run_script
 from sweeplab.batched import train_stacked, why_not_batched
 from sweeplab.stacked_optim import StackedAdam, StackedSGD
+from sweeplab.tasks import Classifier
 from sweeplab.train import train
 
 SPIRAL = ["data=spiral", "data.n_per_class=100", "model=mlp", "model.hidden=16",
@@ -111,7 +112,8 @@ def test_batched_launcher_writes_each_jobs_outputs_and_summary(tmp_path):
         assert record["status"] == "completed"
         assert 0 < record["metrics"]["val/acc"] <= 1
         assert list(path.parent.glob("events.out.tfevents.*"))
-        assert (path.parent / "checkpoints" / "last.ckpt").exists()
+        ckpt = path.parent / "checkpoints" / "last.ckpt"
+        assert Classifier.load_from_checkpoint(ckpt, weights_only=True).net is not None
         lr = next(o for o in record["overrides"] if o.startswith("optim.lr="))
         assert lr in path.parent.name
         assert lr in (path.parent / ".hydra" / "overrides.yaml").read_text()
