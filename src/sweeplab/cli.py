@@ -158,10 +158,13 @@ def first_value(o: Override) -> str:
     return f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()), None)}"
 
 
-def preflight(argv: list[str], config_dir: Path) -> None:
-    """Compose and check every job named by `argv`; exit 2 with one line on the first error."""
+def preflight(argv: list[str], config_dir: Path) -> bool:
+    """Compose and check every job named by `argv`; exit 2 with one line on the first error.
+    True when every job of a basic sweep was checked."""
+    from sweeplab.compose_cache import JobComposer
+
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
-        return
+        return False
     multirun = any(a in ("-m", "--multirun") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
     GlobalHydra.instance().clear()
@@ -186,11 +189,12 @@ def preflight(argv: list[str], config_dir: Path) -> None:
         except HydraException as exc:
             fail(explain_compose_error(exc, overrides, config_dir))
         datamodules = []
+        composer = JobComposer(config_dir)
         try:
             for i, job in enumerate(jobs[:MAX_CHECKED_JOBS]):
                 varying = [o for o in job if not all(o in other for other in jobs)]
                 where = f" (in sweep job {i}: {' '.join(varying)})" if len(jobs) > 1 else ""
-                datamodules.append(check_job(job, config_dir, where))
+                datamodules.append(check_job(job, composer, config_dir, where))
         finally:
             HydraConfig.instance().cfg = None  # Hydra's own run sets it again
     GlobalHydra.instance().clear()
@@ -201,16 +205,16 @@ def preflight(argv: list[str], config_dir: Path) -> None:
             dm.prepare_data()
         except (ConfigError, DataError) as exc:
             fail(str(exc))
+    return basic and len(jobs) <= MAX_CHECKED_JOBS
 
 
-def check_job(job: list[str], config_dir: Path, where: str = ""):
-    """Compose one job's config and run every pre-training check; its DataModule.
-
-    `where` names the sweep job in error lines."""
+def check_job(job: list[str], composer, config_dir: Path, where: str = ""):
+    """Compose one job's config (through `composer`) and run every pre-training check; its
+    DataModule. `where` names the sweep job in error lines."""
     from sweeplab.train import check_config
 
     try:
-        cfg = compose(config_name="train", overrides=job, return_hydra_config=True)
+        cfg = composer(job)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         fail(explain_compose_error(exc, job, config_dir) + where)
     HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a run
@@ -225,9 +229,12 @@ def check_job(job: list[str], config_dir: Path, where: str = ""):
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
     """Check every job, run Hydra's `main`, then exit non-zero if any job of a sweep failed."""
     from sweeplab import summary
+    from sweeplab.compose_cache import compose_sweeps_fast, skip_sweeper_recheck
 
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
-    preflight(sys.argv[1:], config_dir)
+    if preflight(sys.argv[1:], config_dir):
+        skip_sweeper_recheck()
+    compose_sweeps_fast()
     try:
         main()
     except SystemExit:  # Hydra exits 1 when a sweeper raises: list the jobs that did run

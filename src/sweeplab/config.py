@@ -7,6 +7,8 @@ raises `ConfigError` with one line naming the key and what is allowed.
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -502,8 +504,24 @@ def allowed_keys(schema: type) -> list[str]:
     return [f.name for f in fields(schema) if not f.name.startswith("_")]
 
 
+#: groups already checked in this process (a sweep checks each job's groups in the preflight and
+#: again in train(), and most groups repeat across jobs; a structured merge costs ~2-5 ms)
+_CHECKED: dict[tuple[str, type, str], Any] = {}
+
+
 def check_group(group: str, node: dict, schema: type) -> Any:
     """Merge one group's plain dict into its schema; the typed object, or ConfigError."""
+    key = (group, schema, json.dumps(node, sort_keys=True, default=repr))
+    if key in _CHECKED:
+        return copy.deepcopy(_CHECKED[key])
+    typed = _check_group(group, node, schema)
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED[key] = copy.deepcopy(typed)
+    return typed
+
+
+def _check_group(group: str, node: dict, schema: type) -> Any:
     prefix = f"{group}." if group else ""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), node)

@@ -204,6 +204,8 @@ class GracefulStop(L.Callback):
         if torch.cuda.is_available() and self._restore.get("cuda_rng"):
             torch.cuda.set_rng_state_all(self._restore["cuda_rng"])
         load_metric_states(pl_module, self._restore["metrics"])
+        if "train_sums" in self._restore and hasattr(pl_module, "train_sums"):
+            pl_module.train_sums.load_state_dict(self._restore["train_sums"])
         self._restore = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -238,6 +240,8 @@ class GracefulStop(L.Callback):
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         if self._module is not None:
             state["metrics"] = metric_states(self._module)
+            if hasattr(self._module, "train_sums"):  # the training epoch's running sums
+                state["train_sums"] = self._module.train_sums.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

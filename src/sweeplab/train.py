@@ -31,6 +31,7 @@ from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
 from sweeplab.data.errors import DataError
 from sweeplab.models.cnn import conv_output_shape
+from sweeplab.progress import default_progress_bar
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.tasks import Classifier, Regressor
 
@@ -186,6 +187,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
     stop = GracefulStop(out / "checkpoints" / "last.ckpt")
+    callbacks += default_progress_bar(cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer: L.Trainer = get_class(cfg.trainer._target_)(
         **{k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
            if k != "_target_"},

@@ -1,0 +1,106 @@
+"""Benchmark: sweeplab's step cost against a raw PyTorch loop, start-up, per-job overhead, peak
+memory, dataset load, and a batched sweep against the same sweep run job by job.
+
+`python scripts/bench.py` (about 3 minutes on 2 cores) or `--quick` (about a minute); `--json
+PATH` also writes the figures. Results and how to read them: BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from sweeplab.bench import cases, measure_step_cost, summarise
+from sweeplab.bench_runs import whole_process
+
+TARGETS = {"spiral": 1.3, "MNIST": 1.10, "CNN": 1.10}
+
+
+def target_for(case_name: str) -> float:
+    return next(v for k, v in TARGETS.items() if k in case_name)
+
+
+def machine() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    cores = len(os.sched_getaffinity(0))
+    return (f"{platform.processor() or platform.machine()}, {cores} cores, {gpu}; "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and jobs")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--only", choices=["steps", "process"], default=None)
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 7)
+    torch.set_num_threads(1)
+    report = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": machine(), "command": " ".join(["python", *sys.argv]),
+              "quick": args.quick}
+    print(f"# sweeplab bench, {report['date']}\n# {report['machine']}\n", flush=True)
+    started = time.time()
+    if args.only in (None, "steps"):
+        all_cases = cases(Path("data").resolve(), args.quick)
+        print(f"step cost, sweeplab / raw loop, {repeats} interleaved repeats (1 thread, CPU):")
+        measure_step_cost(all_cases, repeats, log=lambda s: print(s, flush=True))
+        report["step_cost"] = [summarise(c) for c in all_cases]
+        if not torch.cuda.is_available():
+            report["gpu"] = "no CUDA device: GPU figures not measured"
+    if args.only in (None, "process"):
+        report.update(whole_process(args.quick, log=lambda s: print(s, flush=True)))
+    report["bench_s"] = round(time.time() - started, 1)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def mark(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def print_report(r: dict) -> None:
+    print("\n## results")
+    for c in r.get("step_cost", []):
+        t = target_for(c["case"])
+        print(f"{c['case']:34s} raw {c['raw_ms_per_step']:.3f} ms/step, sweeplab "
+              f"{c['sweeplab_ms_per_step']:.3f} ms/step; ratio min {c['ratio_min']:.2f} median "
+              f"{c['ratio_median']:.2f} max {c['ratio_max']:.2f} (target <= {t}: "
+              f"{mark(c['ratio_median'] <= t)})")
+        if c["data"]:
+            print(f"{'':34s} data: {c['data']}")
+    if "gpu" in r:
+        print(f"GPU: {r['gpu']}")
+    if "start_to_first_step_s" in r:
+        s = r["start_to_first_step_s"]
+        print(f"start to first step: {s:.2f} s (target <= 5: {mark(s <= 5)})")
+        o = r["per_job_overhead_ms"]
+        print(f"per-job overhead, sequential sweep of {r['jobs']} tiny jobs: {o:.0f} ms "
+              f"(training {r['training_ms_per_job']:.0f} ms/job; target <= 150: {mark(o <= 150)})")
+        print(f"peak memory: {r['peak_rss_mib_spiral']:.0f} MiB (one spiral run), "
+              f"{r['peak_rss_mib_sweep']:.0f} MiB (the sweep)")
+    if "load_warm_s" in r:
+        print(f"dataset load, {r['load_images']} 28x28 images from IDX files: warm "
+              f"{r['load_warm_s']:.2f} s (target <= 1: {mark(r['load_warm_s'] <= 1)}), cold "
+              f"(decompressing the .gz first) {r['load_cold_s']:.2f} s")
+    elif "dataset_load" in r:
+        print(f"dataset load: {r['dataset_load']}")
+    if "batched" in r:
+        b = r["batched"]
+        print(f"batched sweep, {b['configs']} spiral MLP configs x {b['epochs']} epochs: "
+              f"sequential {b['sequential_s']:.1f} s, batched {b['batched_s']:.1f} s, "
+              f"throughput x{b['speedup']:.1f} (target >= 3 for 64 configs: "
+              f"{'not checked by --quick' if r['quick'] else mark(b['speedup'] >= 3)}); "
+              f"largest val/acc difference {b['max_val_acc_diff']:.4f}")
+    print(f"(bench took {r['bench_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
