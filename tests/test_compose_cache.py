@@ -33,4 +33,5 @@ def test_a_bad_value_in_a_later_job_still_stops_the_sweep(tmp_path):
     result = run_script(["train.py", "-m", "data=spiral", "model=mlp", "optim.lr=0.1,-1",
                          f"hydra.sweep.dir={tmp_path}/sweep"], cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: optim.lr: must be > 0, got -1.0"
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: optim.lr: must be > 0, got -1.0 (in sweep job 1: optim.lr=-1)")

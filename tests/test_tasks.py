@@ -67,5 +67,5 @@ def test_regression_trains_on_mean_squared_error():
     module = Regressor(net={"_target_": "sweeplab.models.mlp.MLP", "hidden": 4}, optim=SGD,
                        init=None, input_shape=[1])
     x, y = torch.randn(5, 1), torch.randn(5, 1)
-    assert module._step((x, y), "train").item() == pytest.approx(
+    assert module._step((x, y), "val").item() == pytest.approx(
         F.mse_loss(module(x), y).item())

@@ -182,6 +182,11 @@ def preflight(argv: list[str], config_dir: Path) -> bool:
         sweeper = base.hydra.sweeper
         basic = sweeper._target_.endswith("BasicSweeper")
         multirun = multirun or str(base.hydra.mode) == "RunMode.MULTIRUN"  # set by a config
+        if not multirun:
+            for line in overrides:
+                if parser.parse_override(line).is_sweep_override():
+                    fail(f"{line}: several values in a single run (add -m to sweep over the "
+                         f"values, or write key=[a,b] for a list)")
         params = sweeper.get("params") if basic else None
         params = OmegaConf.to_container(params) if params else {}
         try:  # other sweepers (Optuna) choose their jobs as they go: check one representative
