@@ -8,7 +8,6 @@ DataModule (same seed, so the same test split) and load the weights into the mod
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -16,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sweeplab.checkpoints import load_checkpoint
+from sweeplab.cli import fail
 from sweeplab.config import ConfigError
 from sweeplab.data.base import TensorDataModule
 from sweeplab.tasks import Classifier, Regressor
@@ -40,11 +40,6 @@ def parse_args(argv: list[str], defaults: dict, usage: str) -> DictConfig:
     if not args.get("ckpt_path"):
         fail("ckpt_path=<job dir>/checkpoints/last.ckpt is required")
     return args
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def job_dir(ckpt_path: Path) -> Path:

@@ -33,6 +33,7 @@ from sweeplab.data.errors import DataError
 from sweeplab.models.cnn import conv_output_shape
 from sweeplab.progress import default_progress_bar
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
+from sweeplab.summary import atomic_write
 from sweeplab.tasks import Classifier, Regressor
 
 # Lightning's start-up chatter (accelerator lines, tips) buries the per-job progress lines
@@ -160,10 +161,8 @@ def flat_hparams(cfg: DictConfig) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write then rename, so readers never see half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    """Write then rename (summary.atomic_write), so readers never see half a file."""
+    atomic_write(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def final_metrics(trainer: L.Trainer) -> dict[str, float]:
