@@ -16,8 +16,10 @@ from pathlib import Path
 
 import torch
 
-from sweeplab.bench import cases, measure_step_cost, summarise
-from sweeplab.bench_runs import whole_process
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the bench/ package
+
+from bench.cases import cases, measure_step_cost, summarise  # noqa: E402
+from bench.runs import whole_process  # noqa: E402
 
 TARGETS = {"spiral": 1.3, "MNIST": 1.10, "CNN": 1.10}
 

@@ -7,13 +7,15 @@ sweep dir, from each job's own logs: nothing is re-trained.
 import sys
 from pathlib import Path
 
-from sweeplab.compare import compare
+from sweeplab.cli import setup_process
+from sweeplab.sweep.compare import compare
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if argv else 2
+    setup_process()
     sweep_dir = Path(argv[0])
     if not any(sweep_dir.glob("*/metrics.json")):
         print(f"error: {sweep_dir}: no job folders with metrics.json (is it a sweep dir?)",

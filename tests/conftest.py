@@ -14,11 +14,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from sweeplab.resolvers import register as register_resolvers
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 QUIET = ["threads=1", "trainer.enable_progress_bar=false"]
 
 torch.set_num_threads(1)
+register_resolvers()  # what the scripts' entry point does before Hydra composes
 
 
 def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:

@@ -53,7 +53,7 @@ def test_stacked_sgd_follows_torch_sgd_for_each_model():
 
 def test_stacked_adam_follows_torch_adam_for_each_model():
     stacked, singles = _train_pair(
-        lambda ps: StackedAdam(ps, lr=[0.01, 0.003], betas=[(0.9, 0.999), (0.8, 0.99)],
+        lambda ps: StackedAdam(ps, lr=[0.01, 0.003], betas=[(0.9, 0.999), (0.8, 0.99)], eps=1e-8,
                                weight_decay=[0.0, 0.1]),
         [lambda ps: torch.optim.Adam(ps, lr=0.01),
          lambda ps: torch.optim.Adam(ps, lr=0.003, betas=(0.8, 0.99), weight_decay=0.1)])

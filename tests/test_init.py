@@ -46,14 +46,15 @@ def test_xavier_variance_is_two_over_fan_in_plus_fan_out(distribution):
 
 @pytest.mark.parametrize("distribution", ["uniform", "normal"])
 def test_he_variance_is_two_over_fan_in(distribution):
-    w = init_weights(big_layer(400, 300), "he", distribution=distribution).weight
+    w = init_weights(big_layer(400, 300), "he", distribution=distribution,
+                     nonlinearity="relu").weight
     assert w.var().item() == pytest.approx(2 / 400, rel=0.05)
 
 
 def test_he_counts_the_kernel_in_a_convolution_fan_in():
     torch.manual_seed(0)
     conv = nn.Conv2d(16, 64, 5)
-    init_weights(conv, "he", distribution="normal")
+    init_weights(conv, "he", distribution="normal", nonlinearity="relu")
     assert conv.weight.var().item() == pytest.approx(2 / (16 * 25), rel=0.05)
 
 
@@ -69,9 +70,9 @@ def test_constant_makes_every_weight_equal_and_hidden_units_identical():
 def test_bias_is_left_alone_unless_given():
     layer = big_layer()
     bias = layer.bias.clone()
-    init_weights(layer, "normal")
+    init_weights(layer, "normal", mean=0.0, std=0.1)
     assert torch.equal(layer.bias, bias)
-    init_weights(layer, "normal", bias=0.25)
+    init_weights(layer, "normal", mean=0.0, std=0.1, bias=0.25)
     assert torch.all(layer.bias == 0.25)
 
 

@@ -70,19 +70,19 @@ def test_ddp_trains_on_every_gpu(tmp_path):
     assert record["status"] == "completed" and record["metrics"]["val/acc"] > 0.3
 
 
-def test_a_sweep_whose_sweeper_raises_still_gets_its_summary(tmp_path):
-    from sweeplab import summary
+def test_a_summary_records_the_statuses_the_exit_code_is_read_from(tmp_path):
+    from sweeplab.sweep.callback import summarise
+    from sweeplab.sweep.summary import unfinished
 
     job = tmp_path / "0_optim.lr=1e6"
     job.mkdir()
     (job / "metrics.json").write_text(json.dumps(
         {"status": "diverged", "overrides": ["optim.lr=1e6"], "optimized_metric": "val/acc",
          "error": "training loss became nan"}))
-    summary.RUNNING[:] = [tmp_path]  # as on_multirun_start leaves it
-    summary.summarise_unfinished()
-    assert summary.LAST_STATUSES == ["diverged"] and not summary.RUNNING
+    assert unfinished(tmp_path) is None  # no summary yet
+    summarise(tmp_path, figures=False)  # what the command does when a sweeper raised
+    assert unfinished(tmp_path) == (1, 1)
     assert "training loss became nan" in (tmp_path / "summary.md").read_text()
-    summary.LAST_STATUSES.clear()
 
 
 @pytest.mark.parametrize("launcher, threads", [({"n_jobs": 4}, 4), ({"n_jobs": -1}, 1),
@@ -90,7 +90,7 @@ def test_a_sweep_whose_sweeper_raises_still_gets_its_summary(tmp_path):
 def test_parallel_jobs_divide_the_cores_between_them(monkeypatch, launcher, threads):
     from omegaconf import OmegaConf
 
-    import sweeplab.train as train_module
+    import sweeplab.runtime as train_module
 
     class FakeHydraConfig:  # the launcher config a job sees
         initialized = staticmethod(lambda: True)

@@ -12,7 +12,8 @@ import torch
 
 from fakedata import write_image_tree, write_mnist
 from sweeplab.config import ConfigError
-from sweeplab.train import build_module, check_config, train
+from sweeplab.checks import check_config
+from sweeplab.train import build_module, train
 
 # dataset name -> overrides; {tmp} is the test's tmp dir (paths.data_dir is {tmp}/data)
 DATA = {
@@ -101,7 +102,7 @@ def test_limit_train_batches_cuts_each_epoch_short(make_cfg, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_on_a_gpu_the_dataset_moves_to_the_device_once(make_cfg):
-    from sweeplab.train import build_datamodule
+    from sweeplab.checks import build_datamodule
 
     cfg = make_cfg("data=digits", "data.image_size=16", "model=cnn", "trainer=gpu",
                    "trainer.max_epochs=1")

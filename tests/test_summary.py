@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from sweeplab.summary import write_summary
+from sweeplab.sweep.summary import write_summary
 
 
 def job(sweep, name, overrides, metrics=None, status="completed", metric="val/acc", **extra):

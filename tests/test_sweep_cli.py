@@ -10,7 +10,8 @@ import pytest
 
 from conftest import CONF, run_script
 from fakedata import write_mnist
-from sweeplab.cli import expand, preflight
+from sweeplab.cli import preflight
+from sweeplab.sweep.compose import expand
 
 QUIET = ["threads=1", "trainer.enable_progress_bar=false"]
 
@@ -101,11 +102,10 @@ def test_each_documented_key_can_be_swept(sweep):
     preflight(argv, CONF)  # every job composes and passes the checks
     values = sweep.split("=", 1)[1]
     expected = 2 if sweep.startswith("model.hidden") else len(values.split(","))
-    jobs = expand(argv[1:], multirun=True, sweeper_params={})
+    jobs = expand(argv[1:])
     assert len(jobs) == expected
 
 
 def test_sweeps_over_several_keys_run_every_combination():
-    jobs = expand(["model=mlp", "model.activation=sigmoid,relu", "init=default,xavier,he"],
-                  multirun=True, sweeper_params={})
+    jobs = expand(["model=mlp", "model.activation=sigmoid,relu", "init=default,xavier,he"])
     assert len(jobs) == 6 and len({tuple(j) for j in jobs}) == 6

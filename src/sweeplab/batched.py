@@ -22,11 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from sweeplab.checks import check_config
 from sweeplab.data.loader import TensorLoader
 from sweeplab.optim import build_scheduler
-from sweeplab.stacked_optim import build_stacked_optimizer, set_lrs
+from sweeplab.runtime import set_threads
+from sweeplab.stacked_optim import STACKABLE, build_stacked_optimizer, set_lrs
 from sweeplab.tasks import Classifier, TaskModule
-from sweeplab.train import build_module, check_config, set_threads
+from sweeplab.train import build_module
 
 #: trainer keys the stacked loop implements; the others must keep these values (no effect on
 #: the result otherwise: progress bar, summaries, sanity checks, ...)
@@ -54,8 +56,12 @@ def why_not_batched(cfgs: list[DictConfig]) -> str | None:
     data = [{k: v for k, v in _plain(c.data).items() if k != "seed"} for c in cfgs]
     if any(d != data[0] for d in data):
         return "the jobs differ in data (beyond its seed)"
-    if len({_plain(c.optim).get("name") for c in cfgs}) > 1:
+    targets = {_plain(c.optim)["_target_"] for c in cfgs}
+    if len(targets) > 1:
         return "the jobs mix optimisers"
+    if not targets <= set(STACKABLE):
+        return (f"optim._target_={targets.pop()} has no stacked version (only "
+                f"{', '.join(STACKABLE)})")
     trainers = [_plain(c.trainer) for c in cfgs]
     for key, allowed in TRAINER_NEEDS.items():
         bad = [t.get(key) for t in trainers if t.get(key, allowed[0]) not in allowed]
@@ -196,7 +202,7 @@ def build_jobs(cfgs: list[DictConfig]) -> tuple[list, list[TaskModule]]:
     set_threads(int(cfgs[0].get("threads", 0)))
     shared = all(_plain(c.data) == _plain(cfgs[0].data) for c in cfgs)
     for cfg in cfgs:
-        dm = dms[0] if dms and shared else check_config(cfg)[1]
+        dm = dms[0] if dms and shared else check_config(cfg)
         L.seed_everything(int(cfg.seed), workers=False, verbose=False)
         modules.append(build_module(cfg, dm))
         dms.append(dm)
@@ -214,7 +220,7 @@ def _schedules(cfgs: list[DictConfig], max_epochs: int) -> list:
     for cfg in cfgs:
         optim = _plain(cfg.optim)
         stand_in = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=optim["lr"])
-        out.append((stand_in, build_scheduler(stand_in, max_epochs=max_epochs, **optim)))
+        out.append((stand_in, build_scheduler(stand_in, optim, max_epochs)))
     return out
 
 

@@ -5,7 +5,6 @@ TensorBoard see the same files as after a sequential sweep."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -13,71 +12,45 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, configure_log, run_job, setup_globals
+from hydra.core.utils import JobReturn
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, open_dict, read_write
 
 from sweeplab.batched import JobResult, train_stacked, why_not_batched
+from sweeplab.checks import build_datamodule
+from sweeplab.hparams import log_final
+from sweeplab.record import JobRecord
+from sweeplab.runtime import job_overrides, output_dir
+from sweeplab.sweep.run import run_jobs
 from sweeplab.tasks import Classifier
-from sweeplab.train import (
-    build_datamodule,
-    flat_hparams,
-    job_overrides,
-    optimized_metric,
-    output_dir,
-    write_json,
-)
+from sweeplab.train import optimized_metric
 
 
-def sweep_configs(launcher, job_overrides: Sequence[Sequence[str]],
-                  initial_job_idx: int) -> list[DictConfig]:
-    loader = launcher.hydra_context.config_loader
-    cfgs = []
-    for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-        cfg = loader.load_sweep_config(launcher.config, list(overrides))
-        with open_dict(cfg):
+def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int) -> list[JobReturn]:
+    reason = why_not_batched(list(cfgs))
+    if reason:
+        print(f"[sweeplab] batched launcher: {reason}; running the {len(cfgs)} jobs one by one",
+              flush=True)
+        return run_jobs(launcher, cfgs, initial_job_idx)
+    for idx, cfg in enumerate(cfgs, start=initial_job_idx):
+        with read_write(cfg.hydra), open_dict(cfg):  # HydraConfig made it read-only
             cfg.hydra.job.id = idx
             cfg.hydra.job.num = idx
-        cfgs.append(cfg)
-    return cfgs
-
-
-def launch(launcher, job_overrides: Sequence[Sequence[str]],
-           initial_job_idx: int) -> list[JobReturn]:
-    setup_globals()
-    config = launcher.config
-    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-    cfgs = sweep_configs(launcher, job_overrides, initial_job_idx)
     HydraConfig.instance().set_config(cfgs[0])
-    reason = why_not_batched(cfgs)
-    if reason:
-        print(f"[sweeplab] batched launcher: {reason}; running the {len(cfgs)} jobs one by one "
-              f"(basic launcher)", flush=True)
-        basic = BasicLauncher()
-        basic.setup(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
-                    config=config)
-        return basic.launch(job_overrides, initial_job_idx)
     print(f"[sweeplab] batched launcher: training {len(cfgs)} jobs as one stacked model",
           flush=True)
     started = time.time()
     results, error = None, None
     try:
-        results = train_stacked(cfgs)
+        results = train_stacked(list(cfgs))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
     seconds = (time.time() - started) / len(cfgs)
-    runs = []
-    for i, cfg in enumerate(cfgs):
-        task = partial(write_job, result=results[i] if results else None, error=error,
-                       seconds=seconds, jobs=len(cfgs))
-        runs.append(run_job(hydra_context=launcher.hydra_context, task_function=task,
-                            config=cfg, job_dir_key="hydra.sweep.dir",
-                            job_subdir_key="hydra.sweep.subdir"))
-        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    return runs
+    return [run_jobs(launcher, [cfg], initial_job_idx + i,
+                     task_function=partial(write_job, result=results[i] if results else None,
+                                           error=error, seconds=seconds, jobs=len(cfgs)))[0]
+            for i, cfg in enumerate(cfgs)]
 
 
 def write_job(cfg: DictConfig, result: JobResult | None, error: str | None, seconds: float,
@@ -86,22 +59,20 @@ def write_job(cfg: DictConfig, result: JobResult | None, error: str | None, seco
     started = time.time()
     out = output_dir(cfg)
     if result is None:
-        task = build_datamodule(cfg).task
+        classifies = build_datamodule(cfg).classifies
     else:
-        task = "multiclass" if isinstance(result.module, Classifier) else "regression"
-    target = optimized_metric(cfg, task)
-    record = {"status": "failed" if result is None else "completed", "optimized_metric": target,
-              "overrides": job_overrides(), "threads": torch.get_num_threads(),
-              "batched_jobs": jobs}
-    if result is None:
-        record["error"] = error
-    else:
-        record["metrics"] = result.metrics
+        classifies = isinstance(result.module, Classifier)
+    record = JobRecord(status="failed" if result is None else "completed",
+                       optimized_metric=optimized_metric(cfg, classifies),
+                       overrides=job_overrides(), threads=torch.get_num_threads(),
+                       stacked_jobs=jobs, error=error)
+    if result is not None:
+        record.metrics = result.metrics
         write_loggers(cfg, result)
         save_checkpoint(cfg, result)
-    record["duration_s"] = round(seconds + time.time() - started, 3)
-    write_json(out / "metrics.json", record)
-    return float(record.get("metrics", {}).get(target, math.nan))
+    record.duration_s = round(seconds + time.time() - started, 3)
+    record.write(out)
+    return record.value
 
 
 def write_loggers(cfg: DictConfig, result: JobResult) -> None:
@@ -110,11 +81,7 @@ def write_loggers(cfg: DictConfig, result: JobResult) -> None:
     for lg in loggers:
         for step, scalars in result.history:
             lg.log_metrics(scalars, step=step)
-        if lg.__class__.__name__ == "TensorBoardLogger":
-            linked = {f"final/{k.replace('/', '_')}": v for k, v in result.metrics.items()
-                      if "/" in k}
-            lg.log_hyperparams(flat_hparams(cfg), metrics=linked)
-        lg.finalize("success")
+    log_final(loggers, cfg, result.metrics)
 
 
 def save_checkpoint(cfg: DictConfig, result: JobResult) -> None:

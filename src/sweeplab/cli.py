@@ -1,16 +1,18 @@
-"""Command-line front for the scripts: check every job's config before Hydra runs any.
+"""The command line's front: what happens before Hydra starts and after it returns.
 
-Hydra composes each job of a sweep only when it starts, so a bad value in the fifth job would
-stop a sweep halfway. `run(main)` composes and checks every job first, prints one line naming the
-key and what is allowed, and exits with code 2; only then does it hand over to Hydra.
+Before: the process is set up for running jobs (config resolvers, quiet third-party notices, a
+headless plotting backend), then the command line is composed once with Hydra's Compose API so a
+typo, an unknown option or a bad sweep syntax stops with one line and exit code 2 instead of
+Hydra's multi-line report. Every job of a `-m` sweep is then checked by sweeplab's sweeper before
+any job trains (src/hydra_plugins/sweeplab). After: a sweep's exit code is read from the
+summary it wrote in its folder (1 when any job did not complete).
 """
 
 from __future__ import annotations
 
-import itertools
-import re
-import shutil
+import logging
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,133 +22,39 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.object_type import ObjectType
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
-from hydra.errors import HydraException, OverrideParseException
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from sweeplab.config import ConfigError, RunConfig, allowed_keys
-from sweeplab.data.errors import DataError
+from sweeplab.errors import fail
+from sweeplab.sweep.compose import expand
+from sweeplab.sweep.preflight import (
+    COMPOSE_ERRORS,
+    check_jobs,
+    check_plugins,
+    explain_compose_error,
+)
+from sweeplab.train import CHECKED_SWEEPER
 
 #: Hydra flags after which the preflight steps aside (they print or change the config source)
 PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
                 "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
                 "--shell-completion", "-sc", "--experimental-rerun", "--version"}
-MAX_CHECKED_JOBS = 512
 
 
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+def setup_process() -> None:
+    """What an entry point sets for the whole process, once."""
+    import matplotlib
 
+    from sweeplab.resolvers import register
 
-def group_options(group: str, config_dir: Path) -> list[str]:
-    """A config group's options, Hydra's plugins' (hydra/launcher) and search paths' included."""
-    try:
-        loader = GlobalHydra.instance().config_loader()
-        return sorted(loader.get_group_options(group, results_filter=ObjectType.CONFIG))
-    except Exception:  # outside an initialised Hydra: this project's conf dir only
-        return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
-
-
-def explain_parse_error(overrides: list[str]) -> str:
-    """Name the override that does not parse (Hydra's message names only the input)."""
-    parser = OverridesParser.create()
-    for o in overrides:
-        try:
-            parser.parse_overrides([o])
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0]
-            return (f"{o}: cannot parse this override ({first}); sweeps look like "
-                    f"key=a,b,c or key=range(1,5) or key=choice(a,b)")
-    return "cannot parse the overrides"
-
-
-def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path) -> str:
-    """Hydra's composition errors, shortened to one line that names the key."""
-    text = str(exc)
-    if isinstance(exc, OverrideParseException):
-        return explain_parse_error(overrides)
-    m = re.search(r"Could not find '([^']+)'", text)
-    if m:
-        group, _, value = m.group(1).rpartition("/")
-        options = group_options(group, config_dir)
-        return f"{group}={value}: no such option; allowed: {', '.join(options)}"
-    m = re.search(r"Could not override '([^']+)'", text)
-    if m:
-        key = m.group(1)
-        rest = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
-        group = key.split(".")[0]
-        try:
-            cfg = compose(config_name="train", overrides=rest, return_hydra_config=True)
-            node = cfg.get(group)
-            if isinstance(node, dict) or OmegaConf.is_dict(node):
-                chosen = _chosen(group, cfg)
-                keys = [k for k in node.keys() if not str(k).startswith("_")]
-                return (f"{key}: unknown key for {group}={chosen}; allowed: "
-                        f"{', '.join(map(str, keys))}")
-        except Exception:
-            pass
-        return f"{key}: unknown key"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    if first.startswith("Ambiguous value"):  # Hydra's hint spans three more lines
-        first += " (add -m to sweep over the values, or write key=[a,b] for a list)"
-    return first
-
-
-def _chosen(group: str, cfg) -> str:
-    """The group's option as the user names it (`mnist`), else its class name."""
-    choice = cfg.hydra.runtime.choices.get(group) if "hydra" in cfg else None
-    if choice:
-        return str(choice)
-    node = cfg.get(group)
-    target = node.get("_target_") or node.get("name") or node.get("scheme") or "?"
-    return str(target).rsplit(".", 1)[-1]
-
-
-def check_top_level(cfg, config_dir: Path) -> None:
-    """Reject top-level keys that are neither a run setting nor a config group (`+new.key=1`)."""
-    settings = allowed_keys(RunConfig)
-    try:  # the search path's groups too (hydra.searchpath=[...])
-        groups = sorted(GlobalHydra.instance().config_loader().list_groups(""))
-    except Exception:
-        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
-    for key in cfg:
-        if key == "hydra" or key in settings or key in groups:
-            continue
-        fail(f"{key}: unknown top-level key; allowed: {', '.join(settings)}, and the groups "
-             f"{', '.join(groups)}")
-
-
-def check_plugins(cfg) -> None:
-    """hydra.launcher / hydra.sweeper must be chosen as groups, not overwritten with a value."""
-    for part in ("launcher", "sweeper"):
-        node = cfg.hydra.get(part)
-        if not OmegaConf.is_dict(node) or "_target_" not in node:
-            options = ", ".join(group_options(f"hydra/{part}", Path()))
-            fail(f"hydra.{part}={node}: not a {part} config; choose one with "
-                 f"hydra/{part}=<option>; allowed: {options}")
-    if cfg.hydra.launcher._target_.endswith("SlurmLauncher") and not shutil.which("srun"):
-        choice = cfg.hydra.runtime.choices.get("hydra/launcher", "submitit_slurm")
-        fail(f"hydra/launcher={choice}: no Slurm here (srun not found); run from a cluster's "
-             f"login node, or try the same path locally with hydra/launcher=submitit_local")
-
-
-def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[list[str]]:
-    """Every job's override list, as Hydra's basic sweeper would make them."""
-    parser = OverridesParser.create()
-    parsed = parser.parse_overrides(overrides)
-    if not multirun:
-        return [overrides]
-    keys = {o.key_or_group for o in parsed}
-    extra = [f"{k}={v}" for k, v in sweeper_params.items() if k not in keys]
-    choices = []
-    for o in parser.parse_overrides(extra) + parsed:
-        if o.is_sweep_override():
-            prefix = o.get_key_element()
-            choices.append([f"{prefix}={v}" for v in o.sweep_string_iterator()])
-        else:
-            choices.append([o.input_line])
-    return [list(c) for c in itertools.product(*choices)]
+    register()
+    matplotlib.use("Agg")  # figures go to files: sweeps run on machines without a display
+    # Lightning's start-up chatter (accelerator lines, tips) buries the per-job progress lines
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    for message in (r".*isinstance\(treespec, LeafSpec\).*",
+                    r".*smaller than the logging interval.*",
+                    r"Encountered `nan` values in tensor"):  # a diverged job's epoch means
+        warnings.filterwarnings("ignore", message=message)
 
 
 def first_value(o: Override) -> str:
@@ -158,95 +66,88 @@ def first_value(o: Override) -> str:
     return f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()), None)}"
 
 
-def preflight(argv: list[str], config_dir: Path) -> bool:
-    """Compose and check every job named by `argv`; exit 2 with one line on the first error.
-    True when every job of a basic sweep was checked."""
-    from sweeplab.compose_cache import JobComposer
+def group_options(group: str) -> list[str]:
+    """A config group's options, Hydra's plugins' (hydra/launcher) and search paths' included."""
+    loader = GlobalHydra.instance().config_loader()
+    return sorted(loader.get_group_options(group, results_filter=ObjectType.CONFIG))
 
+
+def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path | None:
+    """Compose the command line once (with each sweep's first value); exit 2 with one line
+    when it does not compose. A sweep driven by another sweeper (Optuna chooses its jobs as it
+    goes) has this representative job checked in full. With `every_job`, a sweeplab sweep has
+    every job composed and checked here as its sweeper would (a dry run that trains nothing);
+    the command line leaves that to the sweeper itself. Returns the sweep's folder (None for
+    a single run)."""
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
-        return False
+        return None
     multirun = any(a in ("-m", "--multirun") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
+    parser = OverridesParser.create()
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(config_dir), version_base="1.3"):
+        def compose_job(job: list[str]) -> DictConfig:
+            return compose(config_name="train", overrides=job, return_hydra_config=True)
+
         try:
-            parser = OverridesParser.create()
-            firsts = []
-            for o in parser.parse_overrides(overrides):
-                firsts.append(first_value(o))
-            base = compose(config_name="train", overrides=firsts, return_hydra_config=True)
-        except (HydraException, OmegaConfBaseException, ValueError) as exc:
-            parsed = not isinstance(exc, OverrideParseException)
-            fail(explain_compose_error(exc, firsts if parsed else overrides, config_dir))
-        check_plugins(base)
-        sweeper = base.hydra.sweeper
-        basic = sweeper._target_.endswith("BasicSweeper")
-        multirun = multirun or str(base.hydra.mode) == "RunMode.MULTIRUN"  # set by a config
+            parsed = parser.parse_overrides(overrides)
+        except COMPOSE_ERRORS as exc:
+            fail(explain_compose_error(exc, overrides))
+        firsts = [first_value(o) for o in parsed]
+        try:
+            base = compose_job(firsts)
+        except COMPOSE_ERRORS as exc:
+            fail(explain_compose_error(exc, firsts, compose_job))
+        check_plugins(base, group_options)
+        multirun = multirun or base.hydra.mode == RunMode.MULTIRUN  # set by a config
         if not multirun:
-            for line in overrides:
-                if parser.parse_override(line).is_sweep_override():
-                    fail(f"{line}: several values in a single run (add -m to sweep over the "
-                         f"values, or write key=[a,b] for a list)")
-        params = sweeper.get("params") if basic else None
-        params = OmegaConf.to_container(params) if params else {}
-        try:  # other sweepers (Optuna) choose their jobs as they go: check one representative
-            jobs = expand(overrides, multirun, params) if basic else [firsts]
-        except HydraException as exc:
-            fail(explain_compose_error(exc, overrides, config_dir))
-        datamodules = []
-        composer = JobComposer(config_dir)
-        try:
-            for i, job in enumerate(jobs[:MAX_CHECKED_JOBS]):
-                varying = [o for o in job if not all(o in other for other in jobs)]
-                where = f" (in sweep job {i}: {' '.join(varying)})" if len(jobs) > 1 else ""
-                datamodules.append(check_job(job, composer, config_dir, where))
-        finally:
-            HydraConfig.instance().cfg = None  # Hydra's own run sets it again
+            for o in parsed:
+                if o.is_sweep_override():
+                    fail(f"{o.input_line}: several values in a single run (add -m to sweep "
+                         f"over the values, or write key=[a,b] for a list)")
+            try:  # before Hydra makes the run's folder: a bad run leaves nothing behind
+                check_jobs([firsts], compose_job)
+            finally:
+                HydraConfig.instance().cfg = None
+        else:
+            ours = base.hydra.sweeper._target_ == CHECKED_SWEEPER
+            params = base.hydra.sweeper.get("params") if ours else None
+            try:
+                if not ours:
+                    check_jobs([firsts], compose_job)
+                elif every_job:
+                    try:
+                        jobs = expand(overrides, OmegaConf.to_container(params) if params else {})
+                    except COMPOSE_ERRORS as exc:
+                        fail(explain_compose_error(exc, overrides))
+                    check_jobs(jobs, compose_job)
+            finally:
+                HydraConfig.instance().cfg = None  # Hydra's own run sets it again
+        folder = Path(base.hydra.sweep.dir) if multirun else None
     GlobalHydra.instance().clear()
-    # only once every config is good: missing dataset files (and a failed download) stop
-    # here, not inside a job; a no-op for generated data, a file check once files exist
-    for dm in filter(None, datamodules):
-        try:
-            dm.prepare_data()
-        except (ConfigError, DataError) as exc:
-            fail(str(exc))
-    return basic and len(jobs) <= MAX_CHECKED_JOBS
-
-
-def check_job(job: list[str], composer, config_dir: Path, where: str = ""):
-    """Compose one job's config (through `composer`) and run every pre-training check; its
-    DataModule. `where` names the sweep job in error lines."""
-    from sweeplab.train import check_config
-
-    try:
-        cfg = composer(job)
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        fail(explain_compose_error(exc, job, config_dir) + where)
-    HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve as in a run
-    check_top_level(cfg, config_dir)
-    try:
-        dm = check_config(cfg)[1]
-    except ConfigError as exc:
-        fail(str(exc) + where)
-    return None if cfg.get("lab") else dm  # a lab that trains nothing needs no data files
+    return folder
 
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
-    """Check every job, run Hydra's `main`, then exit non-zero if any job of a sweep failed."""
-    from sweeplab import summary
-    from sweeplab.compose_cache import compose_sweeps_fast, skip_sweeper_recheck
+    """Check the command line, run Hydra's `main`, then exit non-zero if any job of a sweep
+    did not complete (read from the summary the sweep wrote)."""
+    from sweeplab.sweep.callback import summarise
+    from sweeplab.sweep.summary import unfinished
 
+    setup_process()
     config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
-    if preflight(sys.argv[1:], config_dir):
-        skip_sweeper_recheck()
-    compose_sweeps_fast()
+    folder = preflight(sys.argv[1:], config_dir, every_job=False)  # the sweeper checks each job
+    if folder is not None and not any(a.startswith("hydra.sweep.dir=") for a in sys.argv):
+        sys.argv.append(f"hydra.sweep.dir={folder}")  # the folder whose summary is read below
     try:
         main()
-    except SystemExit:  # Hydra exits 1 when a sweeper raises: list the jobs that did run
-        summary.summarise_unfinished()
+    except SystemExit as exc:
+        # Hydra exits 1 when a sweeper raises (Optuna with no completed trial): list the jobs
+        # that did run, then exit as Hydra did
+        if exc.code == 1 and folder is not None and folder.is_dir():
+            summarise(folder, figures=False)
         raise
-    bad = [s for s in summary.LAST_STATUSES if s != "completed"]
-    if bad:
-        print(f"[sweeplab] {len(bad)} of {len(summary.LAST_STATUSES)} jobs did not complete",
-              file=sys.stderr)
+    counts = unfinished(folder) if folder is not None else None
+    if counts and counts[0]:
+        print(f"[sweeplab] {counts[0]} of {counts[1]} jobs did not complete", file=sys.stderr)
         raise SystemExit(1)

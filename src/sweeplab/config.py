@@ -1,20 +1,29 @@
 """Structured config schemas and the checks that run before any training.
 
-Every config group option has a dataclass schema. `validate(cfg)` merges each group into its
-schema (rejecting unknown keys and wrong types), runs the range checks in `__post_init__`, and
-raises `ConfigError` with one line naming the key and what is allowed.
+Every config group option has a dataclass schema that holds types and ranges, never values: the
+values live in `conf/` only (tests/test_config_defaults.py fails if the two drift). `validate(cfg)`
+merges each group into its schema (rejecting unknown keys, wrong types and missing keys), runs the
+range checks in `__post_init__`, and raises `ConfigError` with one line naming the key and what is
+allowed.
 """
 
 from __future__ import annotations
 
-import copy
-import json
+import functools
+import importlib
+import inspect
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+import torch
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import (
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 from sweeplab.models.layers import ACTIVATIONS
 
@@ -43,17 +52,18 @@ def fraction_or_count(value: float, key: str) -> None:
     require(value >= 0, key, f"must be a fraction in [0, 1) or a count >= 1, got {value}")
 
 
+
 # ---------------------------------------------------------------- data
 
 
 @dataclass
 class DataConfig:
-    _target_: str = ""
-    batch_size: int = 64
-    shuffle: bool = True
-    full_batch: bool = False
-    seed: int = 0
-    eval_batch_size: int = 1000
+    _target_: str = MISSING
+    batch_size: int = MISSING
+    shuffle: bool = MISSING
+    full_batch: bool = MISSING
+    seed: int = MISSING
+    eval_batch_size: int = MISSING
 
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
@@ -63,9 +73,9 @@ class DataConfig:
 
 @dataclass
 class GeneratedConfig(DataConfig):
-    val_size: float = 0.2
-    test_size: float = 0.2
-    eval_on_train: bool = False
+    val_size: float = MISSING
+    test_size: float = MISSING
+    eval_on_train: bool = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,9 +85,9 @@ class GeneratedConfig(DataConfig):
 
 @dataclass
 class SpiralConfig(GeneratedConfig):
-    n_per_class: int = 500
-    classes: int = 3
-    noise: float = 0.2
+    n_per_class: int = MISSING
+    classes: int = MISSING
+    noise: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -88,9 +98,9 @@ class SpiralConfig(GeneratedConfig):
 
 @dataclass
 class XorConfig(GeneratedConfig):
-    n: int = 100
-    noise: float = 0.01
-    noise_in_loop: bool = False
+    n: int = MISSING
+    noise: float = MISSING
+    noise_in_loop: bool = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -100,15 +110,15 @@ class XorConfig(GeneratedConfig):
 
 @dataclass
 class SyntheticConfig(GeneratedConfig):
-    kind: str = "line1d"
-    start: float = -1.0
-    stop: float = 1.0
-    step: float = 0.1
-    num: int = 0
-    thresholds: list[float] = field(default_factory=lambda: [0.2])
-    intervals: list[list[float]] = field(default_factory=list)
-    n: int = 1000
-    noise: float = 0.2
+    kind: str = MISSING
+    start: float = MISSING
+    stop: float = MISSING
+    step: float = MISSING
+    num: int = MISSING
+    thresholds: list[float] = MISSING
+    intervals: list[list[float]] = MISSING
+    n: int = MISSING
+    noise: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -122,13 +132,13 @@ class SyntheticConfig(GeneratedConfig):
 
 @dataclass
 class PolynomialConfig(DataConfig):
-    coefficients: list[float] = field(default_factory=lambda: [0.0, 0.0, 1.0])
-    n: int = 40
-    low: float = -1.0
-    high: float = 1.0
-    noise: float = 1.0
-    n_val: int = 40
-    n_test: int = 200
+    coefficients: list[float] = MISSING
+    n: int = MISSING
+    low: float = MISSING
+    high: float = MISSING
+    noise: float = MISSING
+    n_val: int = MISSING
+    n_test: int = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -138,8 +148,8 @@ class PolynomialConfig(DataConfig):
 
 @dataclass
 class ImageConfig(DataConfig):
-    mean: float = 0.0
-    std: float = 1.0
+    mean: float = MISSING
+    std: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -148,11 +158,11 @@ class ImageConfig(DataConfig):
 
 @dataclass
 class LinesConfig(GeneratedConfig):
-    n: int = 2000
-    p: float = 0.9
-    offset: int | None = None
-    mean: float = 0.0
-    std: float = 1.0
+    n: int = MISSING
+    p: float = MISSING
+    offset: int | None = MISSING
+    mean: float = MISSING
+    std: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -163,9 +173,9 @@ class LinesConfig(GeneratedConfig):
 
 @dataclass
 class DigitsConfig(ImageConfig):
-    image_size: int = 8
-    val_size: float = 0.15
-    test_size: float = 0.2
+    image_size: int = MISSING
+    val_size: float = MISSING
+    test_size: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -176,11 +186,11 @@ class DigitsConfig(ImageConfig):
 
 @dataclass
 class MNISTConfig(ImageConfig):
-    data_dir: str = "data"
-    download: bool = True
-    val_size: float = 5000
-    image_size: int = 28
-    train_size: float = 0
+    data_dir: str = MISSING
+    download: bool = MISSING
+    val_size: float = MISSING
+    image_size: int = MISSING
+    train_size: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -193,10 +203,11 @@ class MNISTConfig(ImageConfig):
 
 @dataclass
 class ImageFolderConfig(ImageConfig):
-    root: str = ""
-    image_size: int = 64
-    channels: int = 3
-    val_size: float = 0.2
+    root: str | None = MISSING
+    standin: bool = MISSING
+    image_size: int = MISSING
+    channels: int = MISSING
+    val_size: float = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -224,9 +235,9 @@ LOSSES = ("auto", "ce", "bce", "mse")
 
 @dataclass
 class ModelConfig:
-    _target_: str = ""
-    loss: str = "auto"
-    input_shape: list[int] | None = None
+    _target_: str = MISSING
+    loss: str = MISSING
+    input_shape: list[int] | None = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.loss, "loss", LOSSES)
@@ -244,10 +255,10 @@ class SoftmaxConfig(ModelConfig):
 
 @dataclass
 class DenseConfig(ModelConfig):
-    activation: str = "relu"
-    dropout: float = 0.0
-    batchnorm: bool = False
-    bn_after_activation: bool = False
+    activation: str = MISSING
+    dropout: float = MISSING
+    batchnorm: bool = MISSING
+    bn_after_activation: bool = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -257,8 +268,8 @@ class DenseConfig(ModelConfig):
 
 @dataclass
 class MLPConfig(DenseConfig):
-    hidden: int = 100
-    activation: str = "sigmoid"
+    hidden: int = MISSING
+    activation: str = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -267,7 +278,7 @@ class MLPConfig(DenseConfig):
 
 @dataclass
 class DeepConfig(DenseConfig):
-    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    hidden: list[int] = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -277,15 +288,15 @@ class DeepConfig(DenseConfig):
 
 @dataclass
 class CNNConfig(DenseConfig):
-    channels: list[int] = field(default_factory=lambda: [16, 32])
-    kernel_size: int = 5
-    padding: int = 2
-    stride: int = 1
-    pool: str = "max"
-    pool_size: int = 2
-    pool_stride: int | None = None
-    hidden: list[int] = field(default_factory=list)
-    logit_batchnorm: bool = False
+    channels: list[int] = MISSING
+    kernel_size: int = MISSING
+    padding: int = MISSING
+    stride: int = MISSING
+    pool: str = MISSING
+    pool_size: int = MISSING
+    pool_stride: int | None = MISSING
+    hidden: list[int] = MISSING
+    logit_batchnorm: bool = MISSING
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -298,6 +309,16 @@ class CNNConfig(DenseConfig):
         require(self.pool_size >= 1, "pool_size", f"must be >= 1, got {self.pool_size}")
 
 
+def model_class(target: str) -> type:
+    """The network class a model config names: sweeplab's own only (a config or checkpoint
+    naming anything else is refused, so loading a job folder cannot run arbitrary code)."""
+    if target not in MODEL_SCHEMAS:
+        raise ConfigError(f"model._target_: {target!r} is not a sweeplab model; allowed: "
+                          f"{', '.join(sorted(MODEL_SCHEMAS))}")
+    module, _, name = target.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 MODEL_SCHEMAS: dict[str, type] = {
     "sweeplab.models.logistic.LogisticRegression": LogisticConfig,
     "sweeplab.models.softmax.SoftmaxRegression": SoftmaxConfig,
@@ -306,59 +327,13 @@ MODEL_SCHEMAS: dict[str, type] = {
     "sweeplab.models.cnn.SmallCNN": CNNConfig,
 }
 
-# ---------------------------------------------------------------- optimiser
-
-SCHEDULERS = ("none", "step", "cosine", "exponential")
-
-
-@dataclass
-class OptimConfig:
-    name: str = "sgd"
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    scheduler: str = "none"
-    step_size: int = 10
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        one_of(self.scheduler, "scheduler", SCHEDULERS)
-        require(self.step_size >= 1, "step_size", f"must be >= 1, got {self.step_size}")
-        require(0 < self.gamma <= 1, "gamma", f"must be in (0, 1], got {self.gamma}")
-
-
-@dataclass
-class SGDConfig(OptimConfig):
-    momentum: float = 0.0
-    nesterov: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-        require(not self.nesterov or self.momentum > 0, "nesterov", "needs momentum > 0")
-
-
-@dataclass
-class AdamConfig(OptimConfig):
-    lr: float = 0.001
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas",
-                f"must be two numbers in [0, 1), got {list(self.betas)}")
-
-
-OPTIM_SCHEMAS: dict[str, type] = {"sgd": SGDConfig, "adam": AdamConfig}
-
 # ---------------------------------------------------------------- init
 
 
 @dataclass
 class InitConfig:
-    scheme: str = "default"
-    bias: float | None = None
+    scheme: str = MISSING
+    bias: float | None = MISSING
 
 
 @dataclass
@@ -368,8 +343,8 @@ class DefaultInitConfig(InitConfig):
 
 @dataclass
 class UniformInitConfig(InitConfig):
-    low: float = 0.0
-    high: float = 1.0
+    low: float = MISSING
+    high: float = MISSING
 
     def __post_init__(self) -> None:
         require(self.high > self.low, "high", f"must be > low ({self.low})")
@@ -377,8 +352,8 @@ class UniformInitConfig(InitConfig):
 
 @dataclass
 class NormalInitConfig(InitConfig):
-    mean: float = 0.0
-    std: float = 0.1
+    mean: float = MISSING
+    std: float = MISSING
 
     def __post_init__(self) -> None:
         require(self.std > 0, "std", f"must be > 0, got {self.std}")
@@ -386,8 +361,8 @@ class NormalInitConfig(InitConfig):
 
 @dataclass
 class XavierInitConfig(InitConfig):
-    distribution: str = "uniform"
-    gain: float = 1.0
+    distribution: str = MISSING
+    gain: float = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.distribution, "distribution", ("uniform", "normal"))
@@ -396,8 +371,8 @@ class XavierInitConfig(InitConfig):
 
 @dataclass
 class HeInitConfig(InitConfig):
-    distribution: str = "uniform"
-    nonlinearity: str = "relu"
+    distribution: str = MISSING
+    nonlinearity: str = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.distribution, "distribution", ("uniform", "normal"))
@@ -406,8 +381,8 @@ class HeInitConfig(InitConfig):
 
 @dataclass
 class ConstantInitConfig(InitConfig):
-    weight: float = 1.0
-    bias: float | None = 0.0
+    weight: float = MISSING
+    bias: float | None = MISSING
 
 
 INIT_SCHEMAS: dict[str, type] = {
@@ -415,52 +390,131 @@ INIT_SCHEMAS: dict[str, type] = {
     "xavier": XavierInitConfig, "he": HeInitConfig, "constant": ConstantInitConfig,
 }
 
+# ---------------------------------------------------------------- optimiser
+
+SCHEDULERS = ("none", "step", "cosine", "exponential")
+#: optim keys that choose the per-epoch lr schedule; every other key is the optimiser's own
+SCHEDULE_KEYS = ("scheduler", "step_size", "gamma")
+
+
+@dataclass
+class OptimConfig:
+    """What every optimiser YAML sets; the optimiser's own keyword arguments come from its
+    signature (`optimizer_schema`), so a new `torch.optim` class needs only a YAML file."""
+
+    _target_: str = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    scheduler: str = MISSING
+    step_size: int = MISSING
+    gamma: float = MISSING
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        one_of(self.scheduler, "scheduler", SCHEDULERS)
+        require(self.step_size >= 1, "step_size", f"must be >= 1, got {self.step_size}")
+        require(0 < self.gamma <= 1, "gamma", f"must be in (0, 1], got {self.gamma}")
+        momentum = getattr(self, "momentum", None)
+        if momentum is not None:
+            require(0 <= momentum < 1, "momentum", f"must be in [0, 1), got {momentum}")
+            require(not getattr(self, "nesterov", False) or momentum > 0, "nesterov",
+                    "needs momentum > 0")
+        betas = getattr(self, "betas", None)
+        if betas is not None:
+            require(len(betas) == 2 and all(0 <= b < 1 for b in betas), "betas",
+                    f"must be two numbers in [0, 1), got {list(betas)}")
+
+
+def optimizer_class(target: str) -> type[torch.optim.Optimizer]:
+    """The `torch.optim` class an optim config names; ConfigError for anything else."""
+    module, _, name = str(target).rpartition(".")
+    cls = getattr(torch.optim, name, None) if module == "torch.optim" else None
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        allowed = sorted(n for n, c in vars(torch.optim).items()
+                         if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
+                         and c is not torch.optim.Optimizer)
+        raise ConfigError(f"optim._target_: {target!r} is not a torch.optim optimiser; allowed: "
+                          f"{', '.join('torch.optim.' + n for n in allowed)}")
+    return cls
+
+
+def _field_type(default: Any) -> Any:
+    """The config type of a keyword argument, read from its default value."""
+    if isinstance(default, bool):
+        return bool | None
+    if isinstance(default, int | float):
+        return float | None
+    if isinstance(default, str):
+        return str | None
+    if isinstance(default, tuple | list):
+        return list[float] | None
+    return Any
+
+
+@functools.cache
+def optimizer_schema(cls: type) -> type:
+    """OptimConfig plus the optimiser's keyword arguments (absent ones keep torch's default)."""
+    base = {f.name for f in fields(OptimConfig)}
+    extra = [(n, _field_type(p.default), None)
+             for n, p in inspect.signature(cls).parameters.items()
+             if n != "params" and n not in base and p.default is not inspect.Parameter.empty]
+    return make_dataclass(f"{cls.__name__}Config", extra, bases=(OptimConfig,))
+
+
 # ---------------------------------------------------------------- trainer
 
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "32", "16",
               "bf16", "64", "transformer-engine", "transformer-engine-float16")
+#: Trainer arguments sweeplab sets itself (config groups `logger`, `callbacks`; `paths`)
+TRAINER_RESERVED = ("logger", "callbacks", "default_root_dir")
 
 
 @dataclass
-class TrainerConfig:
-    _target_: str = "lightning.pytorch.Trainer"
-    accelerator: str = "auto"
-    devices: Any = "auto"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: Any = "32-true"
-    max_epochs: int = 10
-    max_steps: int = -1
-    min_epochs: int | None = None
-    check_val_every_n_epoch: int = 1
-    log_every_n_steps: int = 50
-    limit_train_batches: float | None = None
-    limit_val_batches: float | None = None
-    limit_test_batches: float | None = None
-    fast_dev_run: bool = False
-    deterministic: bool = False
-    benchmark: bool | None = None
-    enable_progress_bar: bool = True
-    enable_model_summary: bool = False
-    enable_checkpointing: bool = False
-    num_sanity_val_steps: int = 0
-    gradient_clip_val: float | None = None
-    accumulate_grad_batches: int = 1
-    sync_batchnorm: bool = False
+class TrainerChecks:
+    """The Trainer arguments sweeplab checks before training; `trainer_schema` adds the rest of
+    `lightning.Trainer`'s signature. Values come from conf/trainer/*.yaml (absent keys: None,
+    meaning Lightning's own default)."""
+
+    _target_: str = MISSING
+    accelerator: str | None = None
+    precision: Any = None
+    max_epochs: int | None = None
+    max_steps: int | None = None
+    check_val_every_n_epoch: int | None = None
+    log_every_n_steps: int | None = None
+    enable_checkpointing: bool | None = None
 
     def __post_init__(self) -> None:
-        one_of(self.accelerator, "accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
-        one_of(str(self.precision), "precision", PRECISIONS)
-        require(self.max_epochs >= 1 or self.max_epochs == -1, "max_epochs",
-                f"must be >= 1 (or -1 with max_steps), got {self.max_epochs}")
-        require(self.max_steps >= 1 or self.max_steps == -1, "max_steps",
-                f"must be >= 1, or -1 for no limit, got {self.max_steps}")
-        require(self.max_epochs != -1 or self.max_steps != -1, "max_steps",
+        require(self.enable_checkpointing is not False, "enable_checkpointing",
+                "must stay true: sweeplab's interrupt checkpoints are a Checkpoint callback")
+        if self.accelerator is not None:
+            one_of(self.accelerator, "accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
+        if self.precision is not None:
+            one_of(str(self.precision), "precision", PRECISIONS)
+        epochs, steps = self.max_epochs, self.max_steps
+        if epochs is not None:
+            require(epochs >= 1 or epochs == -1, "max_epochs",
+                    f"must be >= 1 (or -1 with max_steps), got {epochs}")
+        if steps is not None:
+            require(steps >= 1 or steps == -1, "max_steps",
+                    f"must be >= 1, or -1 for no limit, got {steps}")
+        require(epochs != -1 or steps not in (None, -1), "max_steps",
                 "set max_steps when max_epochs is -1")
-        require(self.log_every_n_steps >= 1, "log_every_n_steps",
-                f"must be >= 1, got {self.log_every_n_steps}")
-        require(self.check_val_every_n_epoch >= 1, "check_val_every_n_epoch",
-                f"must be >= 1, got {self.check_val_every_n_epoch}")
+        for key in ("log_every_n_steps", "check_val_every_n_epoch"):
+            value = getattr(self, key)
+            require(value is None or value >= 1, key, f"must be >= 1, got {value}")
+
+
+@functools.cache
+def trainer_schema() -> type:
+    """TrainerChecks plus every other argument of `lightning.Trainer` (typed Any)."""
+    import lightning as L
+
+    base = {f.name for f in fields(TrainerChecks)}
+    extra = [(n, Any, None) for n in inspect.signature(L.Trainer).parameters
+             if n not in base and n not in TRAINER_RESERVED and n != "self"]
+    return make_dataclass("TrainerConfig", extra, bases=(TrainerChecks,))
 
 
 # ---------------------------------------------------------------- top level
@@ -469,22 +523,24 @@ class TrainerConfig:
 #: what a job can optimise and sort by (the metrics the task modules log at epoch end)
 METRICS = ("val/acc", "val/acc_best", "val/loss", "val/loss_best", "train/loss", "train/acc",
            "test/acc", "test/loss")
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeding accept 32-bit seeds
 
 
 @dataclass
 class RunConfig:
-    seed: int = 0
-    threads: int = 0
-    optimized_metric: str = "auto"
-    test: bool = True
-    task_name: str = "train"
-    resume: bool = False
-    eval_train: bool = False
-    lab: str | None = None
+    seed: int = MISSING
+    threads: int = MISSING
+    optimized_metric: str = MISSING
+    test: bool = MISSING
+    task_name: str = MISSING
+    resume: bool = MISSING
+    eval_train: bool = MISSING
+    lab: str | None = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        require(self.seed <= MAX_SEED, "seed", f"must be <= {MAX_SEED} (32 bits), got {self.seed}")
         require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
         if self.lab is not None:
             from sweeplab.labs import LABS
@@ -504,24 +560,8 @@ def allowed_keys(schema: type) -> list[str]:
     return [f.name for f in fields(schema) if not f.name.startswith("_")]
 
 
-#: groups already checked in this process (a sweep checks each job's groups in the preflight and
-#: again in train(), and most groups repeat across jobs; a structured merge costs ~2-5 ms)
-_CHECKED: dict[tuple[str, type, str], Any] = {}
-
-
 def check_group(group: str, node: dict, schema: type) -> Any:
     """Merge one group's plain dict into its schema; the typed object, or ConfigError."""
-    key = (group, schema, json.dumps(node, sort_keys=True, default=repr))
-    if key in _CHECKED:
-        return copy.deepcopy(_CHECKED[key])
-    typed = _check_group(group, node, schema)
-    if len(_CHECKED) > 4096:
-        _CHECKED.clear()
-    _CHECKED[key] = copy.deepcopy(typed)
-    return typed
-
-
-def _check_group(group: str, node: dict, schema: type) -> Any:
     prefix = f"{group}." if group else ""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), node)
@@ -532,6 +572,9 @@ def _check_group(group: str, node: dict, schema: type) -> Any:
         key = getattr(exc, "key", None) or str(exc).split("'")[1]
         raise ConfigError(f"{prefix}{key}: unknown key; allowed: "
                           f"{', '.join(allowed_keys(schema))}") from None
+    except MissingMandatoryValue as exc:
+        raise ConfigError(f"{prefix}{exc.full_key or exc.key}: no value; every key of "
+                          f"{schema.__name__} needs one") from None
     except ValidationError as exc:
         raise ConfigError(f"{prefix}{exc.full_key or '?'}: {_plain_message(exc)}") from None
 
@@ -547,6 +590,24 @@ def _plain_message(exc: ValidationError) -> str:
     return first
 
 
+def group_schema(group: str, node: dict) -> type:
+    """The schema of one composed config group."""
+    if group == "data":
+        return _schema_for(group, node, DATA_SCHEMAS, "_target_")
+    if group == "model":
+        return _schema_for(group, node, MODEL_SCHEMAS, "_target_")
+    if group == "init":
+        return _schema_for(group, node, INIT_SCHEMAS, "scheme")
+    if group == "optim":
+        return optimizer_schema(optimizer_class(node.get("_target_")))
+    if group == "trainer":
+        return trainer_schema()
+    raise KeyError(group)
+
+
+GROUPS = ("data", "model", "optim", "init", "trainer")
+
+
 def validate(cfg: DictConfig) -> dict[str, Any]:
     """Check every group before training; returns the typed objects by group name."""
     def plain(group: str) -> dict:
@@ -556,13 +617,9 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError(f"{group}: {str(exc).splitlines()[0]}") from None
 
     typed: dict[str, Any] = {}
-    for group, registry, by in (("data", DATA_SCHEMAS, "_target_"),
-                                ("model", MODEL_SCHEMAS, "_target_"),
-                                ("optim", OPTIM_SCHEMAS, "name"),
-                                ("init", INIT_SCHEMAS, "scheme")):
+    for group in GROUPS:
         node = plain(group)
-        typed[group] = check_group(group, node, _schema_for(group, node, registry, by))
-    typed["trainer"] = check_group("trainer", plain("trainer"), TrainerConfig)
+        typed[group] = check_group(group, node, group_schema(group, node))
     top = {f.name: cfg[f.name] for f in fields(RunConfig) if f.name in cfg}
     typed["run"] = check_group("", top, RunConfig)
     return typed

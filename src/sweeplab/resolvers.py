@@ -1,4 +1,7 @@
-"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names."""
+"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names.
+
+Entry points call `register()` before Hydra composes (scripts, tests' conftest).
+"""
 
 from __future__ import annotations
 
@@ -19,19 +22,8 @@ def job_dir(num: int | str, overrides: str = "") -> str:
     return f"{num}_{name}" if name else str(num)
 
 
-def standin_folder(path: str) -> str:
-    """`path`, first filled with the generated two-class image set if it does not exist yet."""
-    from pathlib import Path
-
-    if not Path(path).exists():
-        from sweeplab.labs.anime_standin import make
-
-        make(Path(path))
-    return path
-
-
 def register() -> None:
     for name, fn in (("sweeplab.cwd", os.getcwd), ("sweeplab.uid", lambda: RUN_ID),
-                     ("sweeplab.job_dir", job_dir), ("sweeplab.standin", standin_folder)):
+                     ("sweeplab.job_dir", job_dir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=name == "sweeplab.uid")

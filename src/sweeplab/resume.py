@@ -7,14 +7,11 @@ task with the same overrides (or the folder named by `hydra.run.dir`, if that on
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-#: statuses a resumed run does not run again: a diverged job would diverge again (same seed)
-FINISHED = ("completed", "diverged")
+from sweeplab.record import FILENAME, JobRecord
+
 #: overrides that do not change what a job computes
 IGNORED_KEYS = ("resume", "threads", "trainer.enable_progress_bar")
 
@@ -24,29 +21,12 @@ class Previous:
     """An earlier attempt at this job: its folder, its record, and the checkpoint to load."""
 
     folder: Path
-    record: dict[str, Any]
-
-    @property
-    def finished(self) -> bool:
-        return self.record.get("status") in FINISHED
+    record: JobRecord
 
     @property
     def checkpoint(self) -> Path | None:
         path = self.folder / "checkpoints" / "last.ckpt"
         return path if path.is_file() else None
-
-    @property
-    def value(self) -> float:
-        """The optimised metric it recorded (NaN if none)."""
-        metric = self.record.get("optimized_metric")
-        return float(self.record.get("metrics", {}).get(metric, math.nan))
-
-
-def read_record(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def same_job(a: list[str], b: list[str]) -> bool:
@@ -58,14 +38,14 @@ def same_job(a: list[str], b: list[str]) -> bool:
 
 def find_previous(out: Path, overrides: list[str], multirun: bool) -> Previous | None:
     """The earlier attempt at the job writing to `out`, or None."""
-    record = read_record(out)
+    record = JobRecord.read(out)
     if record is not None:
         return Previous(out, record)
     if multirun:
         return None
-    runs = [p.parent for p in out.parent.glob("*/metrics.json") if p.parent != out]
+    runs = [p.parent for p in out.parent.glob(f"*/{FILENAME}") if p.parent != out]
     for folder in sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True):
-        record = read_record(folder)
-        if record is not None and same_job(record.get("overrides") or [], overrides):
+        record = JobRecord.read(folder)
+        if record is not None and same_job(record.overrides, overrides):
             return Previous(folder, record)
     return None

@@ -14,19 +14,15 @@ import math
 import signal
 import sys
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from torchmetrics import Metric
+from lightning.pytorch.callbacks import Checkpoint
 
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
-
-# a diverged job's NaN losses reach the epoch means before the guard stops it; its status says so
-warnings.filterwarnings("ignore", message=r"Encountered `nan` values in tensor")
 
 
 class Diverged(RuntimeError):
@@ -111,122 +107,86 @@ class DivergenceGuard(L.Callback):
         return "try a smaller optim.lr or trainer.gradient_clip_val"
 
 
-def metric_states(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
-    """The running state of every torchmetrics Metric in `module` (not in its state_dict).
-
-    Only tensor states: the task modules' metrics (means, accuracy counts, best-so-far) have
-    no list states.
-    """
-    out = {}
-    for name, m in module.named_modules():
-        if isinstance(m, Metric):
-            states = {k: getattr(m, k) for k in m._defaults
-                      if isinstance(getattr(m, k), torch.Tensor)}
-            out[name] = {"states": states, "updates": m._update_count}
-    return out
-
-
-def load_metric_states(module: torch.nn.Module, saved: dict[str, dict[str, Any]]) -> None:
-    metrics = dict(module.named_modules())
-    for name, entry in saved.items():
-        m = metrics.get(name)
-        if not isinstance(m, Metric):
-            continue
-        for key, value in entry["states"].items():
-            setattr(m, key, value.to(getattr(m, key).device))
-        m._update_count = int(entry["updates"])
-        m._computed = None
-
-
-class GracefulStop(L.Callback):
+class GracefulStop(Checkpoint):
     """SIGINT or SIGTERM: save a checkpoint at the next safe point, then raise `Interrupted`.
 
-    Safe points are the end of a training step that is not the last of its epoch, and the start
-    of an epoch; Lightning resumes exactly from either. A signal that arrives during the last
-    epoch's validation or the test lets the job finish. A second signal stops at once (no
-    checkpoint). The checkpoint also holds what Lightning leaves out and an exact resume needs:
-    torch's random state (dropout) and the metrics' running sums (epoch means, best-so-far).
+    Safe points are the end of a training step that is not the last of its epoch, and the end
+    of an epoch (after its validation); Lightning resumes exactly from either. As a `Checkpoint`
+    callback its epoch-end hook runs after the LightningModule's, as ModelCheckpoint's does.
+    A signal that arrives during the test lets the job finish. A second signal stops at once
+    (no checkpoint). The checkpoint also holds what Lightning leaves out and an exact resume
+    needs: torch's random state (dropout) and the training epoch's running sums.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-        self._module: L.LightningModule | None = None
-        self._restore: dict[str, Any] | None = None
+        self.previous: dict[int, Any] = {}
+        self.module: L.LightningModule | None = None
+        self.restore: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ signals
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._on_signal)
+                self.previous[sig] = signal.signal(sig, self.on_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
+        for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-        self._previous.clear()
+        self.previous.clear()
 
-    def _on_signal(self, signum: int, frame: object) -> None:
+    def on_signal(self, signum: int, frame: object) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum
         print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
               f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
 
-    def _take_over(self, trainer: L.Trainer) -> None:
+    def take_over(self, trainer: L.Trainer) -> None:
         """Replace the SIGTERM handler Lightning installs for each fit and test.
 
         Lightning's own handling stops training at the end of the step and exits the process
         (status 0) without a checkpoint; a sweep must record the job and stop cleanly instead.
+        A SIGTERM that Lightning's handler caught before this point counts as ours.
         """
-        if self._previous:
-            signal.signal(signal.SIGTERM, self._on_signal)
-        connector = getattr(trainer, "_signal_connector", None)
-        if connector is not None and connector.received_sigterm:
-            connector.received_sigterm = False
-            self.signum = self.signum or signal.SIGTERM
+        if self.previous:
+            signal.signal(signal.SIGTERM, self.on_signal)
+        if trainer.received_sigterm and self.signum is None:
+            self.signum = signal.SIGTERM
 
     # ------------------------------------------------------------ safe points
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._module = pl_module
+        self.module = pl_module
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._take_over(trainer)
+        self.take_over(trainer)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._take_over(trainer)
-        if self._restore is None:
-            return
-        torch.set_rng_state(self._restore["rng"])
-        if torch.cuda.is_available() and self._restore.get("cuda_rng"):
-            torch.cuda.set_rng_state_all(self._restore["cuda_rng"])
-        load_metric_states(pl_module, self._restore["metrics"])
-        if "train_sums" in self._restore and hasattr(pl_module, "train_sums"):
-            pl_module.train_sums.load_state_dict(self._restore["train_sums"])
-        self._restore = None
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.signum is None:
-            return
-        # the step counters of the epoch just finished are reset only once this epoch's loop
-        # starts; a checkpoint saved before that would make the resumed run skip this epoch
-        loop = trainer.fit_loop.epoch_loop
-        loop.batch_progress.reset_on_run()
-        loop.scheduler_progress.reset_on_run()
-        loop.automatic_optimization.optim_progress.reset_on_run()
-        self._stop_if_asked(trainer)
+        if self.restore is not None:
+            torch.set_rng_state(self.restore["rng"])
+            if torch.cuda.is_available() and self.restore.get("cuda_rng"):
+                torch.cuda.set_rng_state_all(self.restore["cuda_rng"])
+            if "train_sums" in self.restore and hasattr(pl_module, "train_sums"):
+                pl_module.train_sums.load_state_dict(self.restore["train_sums"])
+            self.restore = None
+        self.take_over(trainer)
+        self.stop_if_asked(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
         # after the last step of an epoch the epoch's validation is still to run; wait for the
-        # next epoch's start, where a resumed run picks up cleanly
-        if self.signum is not None and batch_idx + 1 < trainer.num_training_batches:
-            self._stop_if_asked(trainer)
+        # epoch's end, where a resumed run picks up cleanly
+        if batch_idx + 1 < trainer.num_training_batches:
+            self.stop_if_asked(trainer)
 
-    def _stop_if_asked(self, trainer: L.Trainer) -> None:
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.stop_if_asked(trainer)
+
+    def stop_if_asked(self, trainer: L.Trainer) -> None:
         if self.signum is None:
             return
         trainer.save_checkpoint(self.path, weights_only=False)
@@ -238,12 +198,10 @@ class GracefulStop(L.Callback):
         state: dict[str, Any] = {"rng": torch.get_rng_state()}
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        if self._module is not None:
-            state["metrics"] = metric_states(self._module)
-            if hasattr(self._module, "train_sums"):  # the training epoch's running sums
-                state["train_sums"] = self._module.train_sums.state_dict()
+        if self.module is not None and hasattr(self.module, "train_sums"):
+            state["train_sums"] = self.module.train_sums.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if "rng" in state_dict and "metrics" in state_dict:
-            self._restore = state_dict
+        if "rng" in state_dict:
+            self.restore = state_dict

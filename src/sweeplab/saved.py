@@ -11,13 +11,13 @@ import logging
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sweeplab.checkpoints import load_checkpoint
-from sweeplab.cli import fail
+from sweeplab.checks import build_datamodule
 from sweeplab.config import ConfigError
 from sweeplab.data.base import TensorDataModule
+from sweeplab.errors import fail
 from sweeplab.tasks import Classifier, Regressor
 
 # Lightning's accelerator lines and tips would bury the few lines these scripts print
@@ -72,6 +72,6 @@ def load_job(ckpt_path: str | Path) -> tuple[DictConfig, TensorDataModule, L.Lig
     module = (Classifier if "num_classes" in hparams else Regressor)(**hparams)
     module.load_state_dict(ckpt["state_dict"])
     module.eval()
-    dm = instantiate(cfg.data)
+    dm = build_datamodule(cfg)
     dm.setup()
     return cfg, dm, module

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sweeplab.optim import optimizer_settings
+
 
 def per_model(values: list[float], like: Tensor) -> Tensor:
     """A (N,) tensor of one hyperparameter, in float64 (bias corrections need it)."""
@@ -58,7 +60,7 @@ class StackedAdam:
     """torch.optim.Adam (eps 1e-8, no amsgrad) for every model: lr, betas, weight decay."""
 
     def __init__(self, params: list[Tensor], lr: list[float], betas: list[tuple[float, float]],
-                 weight_decay: list[float], eps: float = 1e-8) -> None:
+                 weight_decay: list[float], eps: float) -> None:
         self.params = params
         like = params[0]
         self.lr = per_model(lr, like)
@@ -86,19 +88,23 @@ class StackedAdam:
             p.sub_(along(step_size, p) * m / denom)
 
 
+#: the torch.optim classes with a stacked twin here
+STACKABLE = ("torch.optim.SGD", "torch.optim.Adam")
+
+
 def build_stacked_optimizer(params: list[Tensor], optims: list[dict]):
-    """The stacked optimiser for N jobs' optim configs (all of one `name`)."""
-    names = {o.get("name", "sgd") for o in optims}
-    if names == {"sgd"}:
-        return StackedSGD(params, [o.get("lr", 0.01) for o in optims],
-                          [o.get("momentum", 0.0) for o in optims],
-                          [o.get("weight_decay", 0.0) for o in optims],
-                          [bool(o.get("nesterov", False)) for o in optims])
-    if names == {"adam"}:
-        return StackedAdam(params, [o.get("lr", 0.001) for o in optims],
-                           [tuple(o.get("betas", (0.9, 0.999))) for o in optims],
-                           [o.get("weight_decay", 0.0) for o in optims])
-    raise ValueError(f"cannot stack optimisers {sorted(names)}; one of sgd, adam per sweep")
+    """The stacked optimiser for N jobs' optim configs (all naming one class of STACKABLE)."""
+    targets = {o["_target_"] for o in optims}
+    settings = [optimizer_settings(o) for o in optims]
+    if targets == {"torch.optim.SGD"}:
+        return StackedSGD(params, *([s[k] for s in settings]
+                                    for k in ("lr", "momentum", "weight_decay", "nesterov")))
+    if targets == {"torch.optim.Adam"}:
+        return StackedAdam(params, [s["lr"] for s in settings],
+                           [tuple(s["betas"]) for s in settings],
+                           [s["weight_decay"] for s in settings], eps=settings[0]["eps"])
+    raise ValueError(f"cannot stack optimisers {sorted(targets)}; one of {', '.join(STACKABLE)} "
+                     f"per sweep")
 
 
 def set_lrs(optimizer, lrs: list[float]) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric, MinMetric
+from torchmetrics import MaxMetric, MeanMetric, Metric, MinMetric
 from torchmetrics.classification import Accuracy
 
+from sweeplab.config import model_class
 from sweeplab.epoch_sums import EpochSums
 from sweeplab.init import init_weights
 from sweeplab.optim import build_optimizer, build_scheduler
@@ -25,7 +25,7 @@ def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_feature
                   init: dict[str, Any] | None = None) -> nn.Module:
     """Instantiate `net["_target_"]` with its options, then apply the init scheme."""
     options = {k: v for k, v in net.items() if k not in ("_target_", "loss", "input_shape")}
-    model = get_class(net["_target_"])(tuple(input_shape), out_features, **options)
+    model = model_class(net["_target_"])(tuple(input_shape), out_features, **options)
     if init:
         init_weights(model, **init)
     return model
@@ -35,6 +35,13 @@ def loss_mean() -> MeanMetric:
     """A running mean of the loss that keeps NaN (a diverged run shows NaN, not a survivor mean)
     and never checks values on the host, so updates need no device sync."""
     return MeanMetric(nan_strategy="disable")
+
+
+def keep_in_checkpoints(module: nn.Module) -> None:
+    """Save every metric's running state with the weights (best-so-far values survive a resume)."""
+    for m in module.modules():
+        if isinstance(m, Metric):
+            m.persistent(True)
 
 
 class TaskModule(L.LightningModule):
@@ -48,18 +55,10 @@ class TaskModule(L.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets _current_fx_name around every hook, ~45 times a step; nn.Module's
-        # checks for parameters, modules and buffers made that ~0.1 ms of a small model's step
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
     def configure_optimizers(self):
         optim = dict(self.hparams.optim)
-        optimizer = build_optimizer(self.parameters(), **optim)
-        scheduler = build_scheduler(optimizer, max_epochs=self.hparams.max_epochs, **optim)
+        optimizer = build_optimizer(self.parameters(), optim)
+        scheduler = build_scheduler(optimizer, optim, self.hparams.max_epochs)
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
@@ -68,11 +67,13 @@ class TaskModule(L.LightningModule):
         """Log train/loss_step on the steps Lightning writes to the loggers, and only those.
 
         `self.log` costs about as much as a small model's whole step; Lightning keeps only the
-        value of the steps where `should_update_logs` holds, so the logged values are the same.
+        value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
+        so the logged values are the same.
         """
-        trainer = self._trainer
-        connector = getattr(trainer, "_logger_connector", None)
-        if connector is None or connector.should_update_logs or trainer.fast_dev_run:
+        trainer = self.trainer
+        every = trainer.log_every_n_steps
+        if (trainer.fast_dev_run or trainer.should_stop or trainer.accumulate_grad_batches > 1
+                or (every and (trainer.global_step + 1) % every == 0)):
             self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
                      batch_size=batch_size)
 
@@ -101,6 +102,7 @@ class Classifier(TaskModule):
         self.val_acc, self.test_acc = Accuracy(**acc), Accuracy(**acc)
         self.val_loss, self.test_loss = loss_mean(), loss_mean()
         self.val_acc_best = MaxMetric()
+        keep_in_checkpoints(self)
 
     def probabilities(self, logits: Tensor) -> Tensor:
         """Class probabilities, shape (N, num_classes), whichever head the model has."""
@@ -175,6 +177,7 @@ class Regressor(TaskModule):
         self.train_sums = EpochSums()
         self.val_loss, self.test_loss = loss_mean(), loss_mean()
         self.val_loss_best = MinMetric()
+        keep_in_checkpoints(self)
 
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch

@@ -60,6 +60,11 @@ class TensorDataModule(L.LightningDataModule):
             self.splits = self.load()
 
     @property
+    def classifies(self) -> bool:
+        """Classification (binary or multiclass) rather than regression."""
+        return self.task != "regression"
+
+    @property
     def class_names(self) -> list[str]:
         return [str(i) for i in range(self.num_classes)]
 

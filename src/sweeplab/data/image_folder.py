@@ -14,15 +14,21 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 class ImageFolderData(ImageData):
-    def __init__(self, root: str = "", image_size: int = 64, channels: int = 3,
-                 val_size: float = 0.2, **kwargs) -> None:
+    def __init__(self, root: str, image_size: int = 64, channels: int = 3,
+                 val_size: float = 0.2, standin: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.root, self.image_size, self.channels = Path(root), image_size, channels
         self.val_size = val_size
         self.input_shape = (channels, image_size, image_size)
-        # listing is cheap, so a folder that cannot train is reported before any job starts
-        self._files = self._find_files()
-        self._classes = list(self._files)
+        if standin and not self.root.exists():  # generated in prepare_data
+            from sweeplab.labs.anime_standin import CLASSES
+
+            self._files: dict[str, list[Path]] | None = None
+            self._classes = list(CLASSES)
+        else:
+            # listing is cheap, so a folder that cannot train is reported before any job starts
+            self._files = self._find_files()
+            self._classes = list(self._files)
         self.num_classes = len(self._classes)
         self.task = "binary" if self.num_classes == 2 else "multiclass"
 
@@ -58,7 +64,17 @@ class ImageFolderData(ImageData):
             raise DataError(path, f"cannot read this image ({exc})") from None
         return data.view(self.image_size, self.image_size, self.channels).permute(2, 0, 1)
 
+    def prepare_data(self) -> None:
+        """Generate the stand-in image set (`standin: true`) where `root` does not exist yet."""
+        if self._files is None:
+            from sweeplab.labs.anime_standin import make
+
+            if not self.root.exists():
+                make(self.root)
+            self._files = self._find_files()
+
     def load(self) -> dict[str, Split]:
+        self.prepare_data()
         images, labels = [], []
         for label, files in enumerate(self._files.values()):
             images += [self._read(p) for p in files]

@@ -22,14 +22,16 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sweeplab.bench_clock import StepClock
+from bench.clock import StepClock
+from sweeplab.checks import check_config
+from sweeplab.runtime import set_threads
 from sweeplab.tasks import build_network
-from sweeplab.train import check_config, fit, set_threads
+from sweeplab.train import fit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-CLOCK = ["+callbacks.clock._target_=sweeplab.bench_clock.StepClock"]
+CLOCK = ["+callbacks.clock._target_=bench.clock.StepClock"]
 
 
 @dataclass
@@ -93,7 +95,7 @@ def synthetic_mnist(dm) -> None:
 def run_sweeplab(case: Case, out: Path) -> float:
     """sweeplab's training path for one case; seconds in its training loop."""
     cfg = compose_case([*case.overrides, f"trainer.max_epochs={case.epochs}"], out)
-    _, dm = check_config(cfg)
+    dm = check_config(cfg)
     set_threads(1)
     if "synthetic" in case.data_note:
         dm.setup()

@@ -13,13 +13,10 @@ import logging
 import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # files only: sweeps run on machines without a display
-import matplotlib.pyplot as plt  # noqa: E402
-
-from sweeplab.summary import (  # noqa: E402
-    atomic_write,
+from sweeplab.record import atomic_write
+from sweeplab.sweep.summary import (
     job_label,
     read_jobs,
     seed_groups,
@@ -150,7 +147,7 @@ def figure_name(metric: str, kind: str) -> str:
 def add_figures(sweep_dir: Path, jobs: list[dict] | None = None) -> list[Path]:
     """Draw the comparison figures for a summarised sweep and link them from summary.md."""
     jobs = read_jobs(sweep_dir) if jobs is None else jobs
-    metric = next((j["optimized_metric"] for j in jobs if "optimized_metric" in j), "val/acc")
+    metric = next((j["optimized_metric"] for j in jobs if j.get("optimized_metric")), "val/acc")
     curves = {r["job"]: read_curves(sweep_dir / r["job"]) for r in jobs}
     paths = []
     for m in CURVE_METRICS:

@@ -1,6 +1,6 @@
 """A Lightning callback that timestamps a job for scripts/bench.py (wall clock, time.time()).
 
-Added to a run from the command line, e.g. `+callbacks.clock._target_=sweeplab.bench_clock.
+Added to a run from the command line, e.g. `+callbacks.clock._target_=bench.clock.
 StepClock +callbacks.clock.path=/tmp/clock.jsonl`: one JSON line per job with the times of the
 first training step and of the start and end of the training loop. In-process runs read
 `StepClock.last` instead.

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sweeplab.bench import CONF, FASHION
+from bench.cases import CONF, FASHION
 
 ROOT = CONF.parent
 TRAIN = str(ROOT / "scripts" / "train.py")
@@ -37,7 +37,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def run(args: list[str], tmp: Path) -> tuple[float, float, str]:
     """Run a Python script (args[1]) or code; (wall seconds, peak RSS in MiB, output)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+           "OMP_NUM_THREADS": "1"}
     if args[1] != "-c":
         args = [args[0], "-c", PEAK, *args[1:]]
     log = tmp / f"log_{time.monotonic_ns()}.txt"
@@ -53,7 +54,7 @@ def run(args: list[str], tmp: Path) -> tuple[float, float, str]:
 
 
 def clock_args(path: Path) -> list[str]:
-    return ["+callbacks.clock._target_=sweeplab.bench_clock.StepClock",
+    return ["+callbacks.clock._target_=bench.clock.StepClock",
             f"+callbacks.clock.path={path}"]
 
 

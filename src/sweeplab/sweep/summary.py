@@ -6,29 +6,22 @@ import csv
 import io
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from sweeplab.record import atomic_write, job_records, larger_is_better, record_dict
+
+#: the jobs' statuses as the summary saw them: the command's exit code is read from it
+STATUS_FILE = "summary.json"
 
 COLUMNS = ("train/loss", "train/acc", "train/loss_eval", "train/acc_eval", "val/loss", "val/acc",
            "val/acc_best", "test/loss", "test/acc")
 
 
 def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
-    """Every job under the sweep dir that wrote a metrics.json."""
-    jobs = []
-    for path in sorted(sweep_dir.glob("*/metrics.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            record = {"status": "failed", "error": f"unreadable metrics.json: {exc}"}
-        record["job"] = path.parent.name
-        jobs.append(record)
-    return jobs
+    """Every job under the sweep dir that wrote a record, as plain dicts with a `job` name."""
+    return [record_dict(name, record) for name, record in job_records(sweep_dir)]
 
 
 def job_label(record: dict, varying: set[str] | None = None) -> str:
@@ -54,7 +47,7 @@ def varying_keys(jobs: list[dict]) -> set[str]:
 
 def sort_jobs(jobs: list[dict], metric: str) -> list[dict]:
     """Completed jobs best first by `metric`, then the others."""
-    larger_better = "loss" not in metric
+    larger_better = larger_is_better(metric)
 
     def key(r: dict) -> tuple:
         v = r.get("metrics", {}).get(metric, math.nan)
@@ -121,7 +114,7 @@ def group_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]
         label = job_label(members[0], varying) if varying else "all"
         rows.append((mean_std([r["metrics"].get(metric, math.nan) for r in done])[0],
                      [label, f"{len(done)}/{len(members)}", *cells]))
-    sign = 1 if "loss" in metric else -1
+    sign = -1 if larger_is_better(metric) else 1
     rows.sort(key=lambda t: math.inf if math.isnan(t[0]) else sign * t[0])
     return ["configuration", "seeds done", *present], [r for _, r in rows]
 
@@ -148,16 +141,10 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]]
 
 
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Path, list[dict]]:
     """Write summary.csv and summary.md; returns their paths and the job records."""
     jobs = read_jobs(sweep_dir)
-    metric = metric or next((j["optimized_metric"] for j in jobs if "optimized_metric" in j),
+    metric = metric or next((j["optimized_metric"] for j in jobs if j.get("optimized_metric")),
                             "val/acc")
     header, rows = table_rows(jobs, metric)
     buf = io.StringIO()
@@ -166,7 +153,7 @@ def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Pat
     atomic_write(csv_path, buf.getvalue())
     lines = [f"# Sweep summary: {sweep_dir.name}", "",
              f"{len(jobs)} jobs, sorted by `{metric}` "
-             f"({'lower' if 'loss' in metric else 'higher'} is better).", "",
+             f"({'higher' if larger_is_better(metric) else 'lower'} is better).", "",
              *markdown_table(header, rows)]
     group_header, groups = group_rows(jobs, metric)
     if groups:
@@ -174,45 +161,16 @@ def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Pat
                   *markdown_table(group_header, groups)]
     lines += optuna_lines(sweep_dir)
     atomic_write(md_path, "\n".join(lines) + "\n")
+    statuses = {j["job"]: j.get("status", "?") for j in jobs}
+    atomic_write(sweep_dir / STATUS_FILE, json.dumps({"statuses": statuses}, indent=2) + "\n")
     return csv_path, md_path, jobs
 
 
-#: statuses of the jobs in the last summary written in this process (the CLI's exit code)
-LAST_STATUSES: list[str] = []
-#: the sweep dir of a multirun that started and has not ended (its sweeper may raise)
-RUNNING: list[Path] = []
-
-
-def summarise_unfinished() -> None:
-    """Summarise a multirun whose sweeper raised before it ended (Optuna when no trial
-    completed), so its jobs are still listed and the CLI's exit code still reflects them."""
-    sweep_dir = RUNNING.pop() if RUNNING else None
-    if sweep_dir is not None and any(sweep_dir.glob("*/metrics.json")):
-        _, md_path, jobs = write_summary(sweep_dir)
-        LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
-        print(f"[sweeplab] summary: {md_path} (and summary.csv)", flush=True)
-
-
-class SweepSummary(Callback):
-    """Hydra callback: announce the sweep dir, and summarise it when the multirun ends."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        print(f"[sweeplab] sweep dir: {config.hydra.sweep.dir}", flush=True)
-        RUNNING[:] = [Path(config.hydra.sweep.dir)]
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        RUNNING.clear()
-        if not sweep_dir.is_dir():
-            return
-        _, md_path, jobs = write_summary(sweep_dir)
-        LAST_STATUSES[:] = [j.get("status", "?") for j in jobs]
-        try:  # figures are a bonus: a plotting problem must not fail a finished sweep
-            from sweeplab.compare import add_figures
-
-            add_figures(sweep_dir, jobs)
-        except Exception as exc:
-            print(f"[sweeplab] warning: no comparison figures: {exc!r}", flush=True)
-        print(md_path.read_text(), flush=True)
-        print(f"[sweeplab] summary: {md_path} (and summary.csv)")
-        print(f"[sweeplab] TensorBoard: tensorboard --logdir {sweep_dir}", flush=True)
+def unfinished(sweep_dir: Path) -> tuple[int, int] | None:
+    """(jobs that did not complete, jobs) as the sweep's last summary recorded them; None if
+    the sweep wrote no summary."""
+    try:
+        statuses = json.loads((sweep_dir / STATUS_FILE).read_text())["statuses"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return sum(s != "completed" for s in statuses.values()), len(statuses)

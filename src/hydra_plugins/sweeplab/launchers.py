@@ -1,0 +1,46 @@
+"""`hydra/launcher=sweeplab` (jobs one after another, the default) and `hydra/launcher=batched`
+(jobs that share an architecture trained as one stacked model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+
+class SequentialLauncher(Launcher):
+    """Hydra's basic launcher's behaviour, and it runs configs the sweeper has composed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config, self.hydra_context = config, hydra_context
+        self.task_function = task_function
+
+    def launch(self, job_overrides: Sequence[Sequence[str]],
+               initial_job_idx: int) -> Sequence[JobReturn]:
+        from sweeplab.sweep.run import compose_jobs
+
+        return self.launch_composed(compose_jobs(self, job_overrides), initial_job_idx)
+
+    def launch_composed(self, cfgs: Sequence[DictConfig],
+                        initial_job_idx: int) -> Sequence[JobReturn]:
+        from sweeplab.sweep.run import run_jobs
+
+        return run_jobs(self, cfgs, initial_job_idx)
+
+
+class BatchedLauncher(SequentialLauncher):
+    def launch_composed(self, cfgs: Sequence[DictConfig],
+                        initial_job_idx: int) -> Sequence[JobReturn]:
+        from sweeplab.batched_launch import launch
+
+        return launch(self, cfgs, initial_job_idx)

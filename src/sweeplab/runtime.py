@@ -1,0 +1,54 @@
+"""Facts about the running job that Hydra and the machine know: mode, overrides, threads."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def job_overrides() -> list[str]:
+    """The job's command-line overrides (Hydra's), or none outside a Hydra run."""
+    if HydraConfig.initialized():
+        return list(HydraConfig.get().overrides.task)
+    return []
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    path = Path(cfg.paths.output_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def parallel_jobs() -> int:
+    """How many jobs the launcher runs at once on this machine."""
+    if not HydraConfig.initialized():
+        return 1
+    n = HydraConfig.get().launcher.get("n_jobs", 1) or 1
+    return (os.cpu_count() or 1) if n < 0 else int(n)  # joblib's -1: one job per core
+
+
+def set_threads(requested: int) -> int:
+    """Torch threads for this job: as asked, or this process's cores over parallel jobs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = requested or max(1, (cores or 1) // parallel_jobs())
+    torch.set_num_threads(threads)
+    return threads
+
+
+def resume_hint() -> str:
+    """The command that continues this run or sweep."""
+    args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
+    if is_multirun():
+        args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
+    return f"python {sys.argv[0]} {shlex.join(args)} resume=true"

@@ -1,0 +1,1 @@
+"""Sweeps: expanding and checking every job before any trains, running them, summarising them."""

@@ -1,0 +1,67 @@
+"""What sweeplab's sweeper and launchers do (src/hydra_plugins/sweeplab holds only their shells).
+
+`checked_sweep`: expand the command line into jobs, compose and check every one before any
+trains (exit 2 with one line on the first bad one), then hand the composed configs to the
+launcher, so no job is composed or checked twice. `run_jobs`: Hydra's own `run_job` for each
+composed config, one after another, as Hydra's basic launcher does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from sweeplab.errors import fail
+from sweeplab.sweep.compose import JobComposer, expand
+from sweeplab.sweep.preflight import COMPOSE_ERRORS, check_jobs, explain_compose_error
+
+log = logging.getLogger(__name__)
+
+
+def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn]]:
+    config, loader = sweeper.config, sweeper.hydra_context.config_loader
+    try:
+        jobs = expand(arguments, sweeper.params)
+    except COMPOSE_ERRORS as exc:
+        fail(explain_compose_error(exc, arguments))
+    composer = JobComposer(loader, config)
+    cfgs = check_jobs(jobs, composer)
+    sweep_dir = Path(config.hydra.sweep.dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    launcher = sweeper.launcher
+    if hasattr(launcher, "launch_composed"):  # sweeplab's launchers take the checked configs
+        return [launcher.launch_composed(cfgs, initial_job_idx=0)]
+    return [launcher.launch(jobs, initial_job_idx=0)]
+
+
+def compose_jobs(launcher: Any, job_overrides: Sequence[Sequence[str]]) -> list[DictConfig]:
+    """Configs for a launcher called with override lists (by a sweeper other than sweeplab's)."""
+    composer = JobComposer(launcher.hydra_context.config_loader, launcher.config)
+    return [composer(list(overrides)) for overrides in job_overrides]
+
+
+def run_jobs(launcher: Any, cfgs: Sequence[DictConfig], initial_job_idx: int,
+             task_function=None) -> list[JobReturn]:
+    """Run each composed job in this process, in order (its folder, .hydra/, logs)."""
+    setup_globals()
+    config = launcher.config
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    runs = []
+    for idx, cfg in enumerate(cfgs, start=initial_job_idx):
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(cfg.hydra.overrides.task))}")
+        with read_write(cfg.hydra), open_dict(cfg):  # HydraConfig made it read-only
+            cfg.hydra.job.id = idx
+            cfg.hydra.job.num = idx
+        runs.append(run_job(hydra_context=launcher.hydra_context,
+                            task_function=task_function or launcher.task_function,
+                            config=cfg, job_dir_key="hydra.sweep.dir",
+                            job_subdir_key="hydra.sweep.subdir"))
+        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    return runs
