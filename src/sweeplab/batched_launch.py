@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from sweeplab.batched import JobResult, train_stacked, why_not_batched
+from sweeplab.loggers import log_job_result
 from sweeplab.tasks import Classifier
 from sweeplab.train import (
     build_datamodule,
@@ -114,6 +115,7 @@ def write_loggers(cfg: DictConfig, result: JobResult) -> None:
             linked = {f"final/{k.replace('/', '_')}": v for k, v in result.metrics.items()
                       if "/" in k}
             lg.log_hyperparams(flat_hparams(cfg), metrics=linked)
+        log_job_result(lg, flat_hparams(cfg), result.metrics)
         lg.finalize("success")
 
 

@@ -1,4 +1,5 @@
-"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names."""
+"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names,
+a folder's own name (a logger's run name)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def standin_folder(path: str) -> str:
 
 def register() -> None:
     for name, fn in (("sweeplab.cwd", os.getcwd), ("sweeplab.uid", lambda: RUN_ID),
-                     ("sweeplab.job_dir", job_dir), ("sweeplab.standin", standin_folder)):
+                     ("sweeplab.job_dir", job_dir), ("sweeplab.standin", standin_folder),
+                     ("sweeplab.basename", os.path.basename)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=name == "sweeplab.uid")

@@ -30,6 +30,7 @@ from sweeplab.checkpoints import load_checkpoint
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
 from sweeplab.data.errors import DataError
+from sweeplab.loggers import log_job_result
 from sweeplab.models.cnn import conv_output_shape
 from sweeplab.progress import default_progress_bar
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
@@ -212,6 +213,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
             linked = {f"final/{k.replace('/', '_')}": v for k, v in metrics.items()
                       if "/" in k}
             lg.log_hyperparams(flat_hparams(cfg), metrics=linked)
+        log_job_result(lg, flat_hparams(cfg), metrics)
         lg.finalize("success")
     return metrics
 
