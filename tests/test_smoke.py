@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from fakedata import write_image_tree, write_mnist
-from sweeplab.config import ConfigError
 from sweeplab.checks import check_config
+from sweeplab.config import ConfigError
 from sweeplab.train import build_module, train
 
 # dataset name -> overrides; {tmp} is the test's tmp dir (paths.data_dir is {tmp}/data)

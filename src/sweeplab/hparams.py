@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 
@@ -23,11 +23,20 @@ def flat_hparams(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
+def final_metric_names(metrics: dict[str, float]) -> dict[str, float]:
+    """`val/acc` -> `final/val_acc`: the job's end results, apart from the training curves."""
+    return {f"final/{k.replace('/', '_')}": v for k, v in metrics.items() if "/" in k}
+
+
 def log_final(loggers: list[Logger], cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Hyperparameters with the final metrics (`final/val_acc`, ...) where a logger links them
-    (TensorBoard's HParams tab); then each logger is closed."""
+    """Hyperparameters with the final metrics (`final/val_acc`, ...): linked in TensorBoard's
+    HParams tab, as run parameters and metrics in the run trackers (MLflow, W&B); then each
+    logger is closed."""
+    hparams, final = flat_hparams(cfg), final_metric_names(metrics)
     for lg in loggers:
         if isinstance(lg, TensorBoardLogger):
-            linked = {f"final/{k.replace('/', '_')}": v for k, v in metrics.items() if "/" in k}
-            lg.log_hyperparams(flat_hparams(cfg), metrics=linked)
+            lg.log_hyperparams(hparams, metrics=final)
+        elif isinstance(lg, MLFlowLogger | WandbLogger):
+            lg.log_hyperparams(hparams)
+            lg.log_metrics(final)
         lg.finalize("success")

@@ -1,4 +1,5 @@
-"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names.
+"""OmegaConf resolvers the configs use: the working dir, a per-process run id, job dir names,
+a folder's own name (a logger's run name).
 
 Entry points call `register()` before Hydra composes (scripts, tests' conftest).
 """
@@ -24,6 +25,7 @@ def job_dir(num: int | str, overrides: str = "") -> str:
 
 def register() -> None:
     for name, fn in (("sweeplab.cwd", os.getcwd), ("sweeplab.uid", lambda: RUN_ID),
-                     ("sweeplab.job_dir", job_dir)):
+                     ("sweeplab.job_dir", job_dir),
+                     ("sweeplab.basename", os.path.basename)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=name == "sweeplab.uid")
