@@ -1,11 +1,10 @@
-"""Test-only Lightning callbacks that stop a job at a chosen step, or say when it got there."""
+"""Test-only Lightning callbacks that signal a job at a chosen step, or pause it there for a test
+to signal."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
-from pathlib import Path
 
 import lightning as L
 
@@ -21,13 +20,18 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-class StepMarker(L.Callback):
-    """Touch `path` once `step` steps are done, and slow each step so a test can signal it."""
+class PauseAtStep(L.Callback):
+    """Once `step` steps are done, say so on stdout and wait for SIGTERM (the test sends it on
+    reading the line), then let the job's own handler have it: the signal arrives at a known
+    point, with no timing involved."""
 
-    def __init__(self, path: str, step: int = 3, delay: float = 0.0) -> None:
-        self.path, self.step, self.delay = Path(path), step, delay
+    def __init__(self, step: int = 3) -> None:
+        self.step = step
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
         if trainer.global_step == self.step:
-            self.path.touch()
-        time.sleep(self.delay)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none may slip past
+            print(f"sweeplab-test: paused at step {self.step}", flush=True)
+            signal.sigwait({signal.SIGTERM})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            signal.raise_signal(signal.SIGTERM)

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -154,16 +153,16 @@ def test_sweep_records_every_status_and_goes_on(tmp_path):
 
 def test_sigterm_mid_training_saves_a_checkpoint_and_resume_matches(tmp_path):
     reference = run_job(tmp_path / "reference", "trainer.max_epochs=6")
-    run_dir, marker = tmp_path / "run", tmp_path / "step3"
+    run_dir = tmp_path / "run"
     args = [*SMALL, "trainer.max_epochs=6", *QUIET, f"hydra.run.dir={run_dir}",
-            f"+callbacks.marker={{_target_:robust_helpers.StepMarker,path:'{marker}',delay:0.1}}"]
+            "+callbacks.pause={_target_:robust_helpers.PauseAtStep,step:3}"]
     env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *args],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not marker.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    for line in proc.stdout:  # the job says when it has paused at step 3
+        if "paused at step 3" in line:
+            break
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
@@ -171,7 +170,7 @@ def test_sigterm_mid_training_saves_a_checkpoint_and_resume_matches(tmp_path):
     stopped = record(run_dir)
     assert stopped["status"] == "interrupted"
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    assert 3 <= ckpt["global_step"] < 30
+    assert ckpt["global_step"] == 3  # the safe point right after the paused step
 
     resumed = run_job(run_dir, "trainer.max_epochs=6", "resume=true")
     assert resumed["status"] == "completed"
