@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sweeplab.config import ConfigError, RunConfig, allowed_keys
 from sweeplab.data.errors import DataError
+from sweeplab.slurm import check_launcher
 
 #: Hydra flags after which the preflight steps aside (they print or change the config source)
 PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
@@ -74,6 +74,10 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
     m = re.search(r"Could not override '([^']+)'", text)
     if m:
         key = m.group(1)
+        append = re.search(r"To append to your config use (\S.*)", text)
+        if key.startswith("hydra.") and append:  # a plugin's dict (additional_parameters)
+            return (f"{key}: takes no new keys this way; use {append.group(1)}, or set one "
+                    f"key as {key}.<name>=<value>")
         rest = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
         group = key.split(".")[0]
         try:
@@ -125,10 +129,11 @@ def check_plugins(cfg) -> None:
             options = ", ".join(group_options(f"hydra/{part}", Path()))
             fail(f"hydra.{part}={node}: not a {part} config; choose one with "
                  f"hydra/{part}=<option>; allowed: {options}")
-    if cfg.hydra.launcher._target_.endswith("SlurmLauncher") and not shutil.which("srun"):
-        choice = cfg.hydra.runtime.choices.get("hydra/launcher", "submitit_slurm")
-        fail(f"hydra/launcher={choice}: no Slurm here (srun not found); run from a cluster's "
-             f"login node, or try the same path locally with hydra/launcher=submitit_local")
+    if cfg.hydra.launcher._target_.endswith("SlurmLauncher"):
+        try:  # the request against sinfo's partitions: sbatch would refuse it with a traceback
+            check_launcher(cfg)
+        except ConfigError as exc:
+            fail(str(exc))
 
 
 def expand(overrides: list[str], multirun: bool, sweeper_params: dict) -> list[list[str]]:

@@ -14,6 +14,7 @@ import math
 import signal
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from torchmetrics import Metric
 
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
+from sweeplab.slurm import time_limit_signal
 
 # a diverged job's NaN losses reach the epoch means before the guard stops it; its status says so
 warnings.filterwarnings("ignore", message=r"Encountered `nan` values in tensor")
@@ -144,13 +146,19 @@ class GracefulStop(L.Callback):
     Safe points are the end of a training step that is not the last of its epoch, and the start
     of an epoch; Lightning resumes exactly from either. A signal that arrives during the last
     epoch's validation or the test lets the job finish. A second signal stops at once (no
-    checkpoint). The checkpoint also holds what Lightning leaves out and an exact resume needs:
-    torch's random state (dropout) and the metrics' running sums (epoch means, best-so-far).
+    checkpoint), unless it follows the first within `REPEAT_WINDOW_S`: Slurm delivers SIGTERM,
+    SIGCONT, SIGTERM within 70 ms at a time limit, which is one request. In a Slurm job the
+    signal submitit asks for before the time limit (SIGUSR2) is a request too. The checkpoint
+    also holds what Lightning leaves out and an exact resume needs: torch's random state
+    (dropout) and the metrics' running sums (epoch means, best-so-far).
     """
+
+    REPEAT_WINDOW_S = 0.5
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.signum: int | None = None
+        self._asked_at = 0.0
         self._previous: dict[int, Any] = {}
         self._module: L.LightningModule | None = None
         self._restore: dict[str, Any] | None = None
@@ -159,8 +167,9 @@ class GracefulStop(L.Callback):
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM, time_limit_signal()):
+                if sig is not None:
+                    self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,8 +179,10 @@ class GracefulStop(L.Callback):
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.signum is not None:
+            if time.monotonic() - self._asked_at < self.REPEAT_WINDOW_S:
+                return
             raise KeyboardInterrupt
-        self.signum = signum
+        self.signum, self._asked_at = signum, time.monotonic()
         print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
               f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
 

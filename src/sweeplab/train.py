@@ -25,7 +25,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sweeplab import resume
+from sweeplab import resume, slurm
 from sweeplab.checkpoints import load_checkpoint
 from sweeplab.config import ConfigError, validate
 from sweeplab.data.base import TensorDataModule
@@ -140,6 +140,7 @@ def parallel_jobs() -> int:
 def set_threads(requested: int) -> int:
     """Torch threads for this job: as asked, or this process's cores over parallel jobs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = min(cores or 1, slurm.allocated_cpus() or cores or 1)  # unbound Slurm CPUs too
     threads = requested or max(1, (cores or 1) // parallel_jobs())
     torch.set_num_threads(threads)
     return threads
@@ -275,6 +276,8 @@ def is_multirun() -> bool:
 
 def resume_hint() -> str:
     """The command that continues this run or sweep."""
+    if slurm.in_slurm_job():  # sys.argv is submitit's here; the submitting process prints it
+        return f"the sweep's command with resume=true hydra.sweep.dir={HydraConfig.get().sweep.dir}"
     args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
     if is_multirun():
         args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
