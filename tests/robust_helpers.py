@@ -31,3 +31,18 @@ class StepMarker(L.Callback):
         if trainer.global_step == self.step:
             self.path.touch()
         time.sleep(self.delay)
+
+
+class SlowSteps(L.Callback):
+    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds after each step (none when unset) and touch
+    `<job dir>/training` after `step` steps, so a test can stop a Slurm job mid-training. The
+    delay comes from the environment so that the resumed run, with the same overrides, is fast;
+    neither changes what the job computes."""
+
+    def __init__(self, step: int = 3) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            (Path(trainer.default_root_dir) / "training").touch()
+        time.sleep(float(os.environ.get("SWEEPLAB_TEST_STEP_DELAY", "0")))

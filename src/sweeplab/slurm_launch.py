@@ -152,7 +152,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
         for job, o, n in zip(jobs, job_overrides, nums, strict=True):
             if job.done():
                 job_return(job, launcher, o, n)
-        print(f"[sweeplab] to continue: {resume_hint()}", file=sys.stderr, flush=True)
+        print(f"[sweeplab] to continue: {resume_hint(sweep_dir)}", file=sys.stderr, flush=True)
         raise SystemExit(128 + stop.signum) from None
     finally:
         for s, handler in previous.items():
@@ -160,6 +160,6 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     ended = [job_return(job, launcher, o, n)
              for job, o, n in zip(jobs, job_overrides, nums, strict=True)]
     if any(status not in ("completed", "diverged") for _, status in ended):
-        print(f"[sweeplab] to continue the jobs that did not complete: {resume_hint()}",
+        print(f"[sweeplab] to continue the jobs that did not complete: {resume_hint(sweep_dir)}",
               file=sys.stderr, flush=True)
     return [ret for ret, _ in ended]

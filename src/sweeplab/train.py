@@ -274,13 +274,16 @@ def is_multirun() -> bool:
     return str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
 
 
-def resume_hint() -> str:
-    """The command that continues this run or sweep."""
+def resume_hint(sweep_dir: Path | None = None) -> str:
+    """The command that continues this run or sweep (`sweep_dir` from a launcher, whose
+    HydraConfig is not yet resolved; a job's own otherwise)."""
+    if is_multirun() and sweep_dir is None:
+        sweep_dir = HydraConfig.get().sweep.dir
     if slurm.in_slurm_job():  # sys.argv is submitit's here; the submitting process prints it
-        return f"the sweep's command with resume=true hydra.sweep.dir={HydraConfig.get().sweep.dir}"
+        return f"the sweep's command with resume=true hydra.sweep.dir={sweep_dir}"
     args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
-    if is_multirun():
-        args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
+    if sweep_dir is not None:
+        args.append(f"hydra.sweep.dir={sweep_dir}")
     return f"python {sys.argv[0]} {shlex.join(args)} resume=true"
 
 
