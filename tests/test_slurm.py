@@ -184,7 +184,10 @@ def test_time_limit_saves_a_checkpoint_and_the_resumed_job_ends_like_an_uninterr
     assert all((d / "checkpoints" / "last.ckpt").is_file() for d in jobs)
     assert "Traceback" not in stopped.stderr
 
-    resumed = run(resume_command(stopped.stderr), tmp_path)
+    # the printed command, with room to finish this time (launcher settings change no job)
+    command = [{"hydra.launcher.timeout_min=1": "hydra.launcher.timeout_min=5"}.get(a, a)
+               for a in resume_command(stopped.stderr)]
+    resumed = run(command, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for folder, seed in zip(jobs, (0, 1), strict=True):
         again = record(folder)
