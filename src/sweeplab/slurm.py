@@ -102,7 +102,7 @@ def check_launcher(cfg) -> None:
     if part is None:
         what = f"{key}partition={name}: no such partition" if name else \
                f"{key}partition is not set and the cluster has no default partition"
-        raise ConfigError(f"{what}; sinfo lists: {', '.join(found)}")
+        raise ConfigError(f"{what}; set one that sinfo lists: {', '.join(found)}")
     where = f"partition {part.name}"
     cpus = int(launcher.get("cpus_per_task") or 1) * int(launcher.get("tasks_per_node") or 1)
     if cpus > part.cpus:
