@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test lint bench clean
+.PHONY: setup train test test-slurm lint bench clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
+
+# Only the sweeps on a real Slurm cluster (bash ci/slurm-up.sh starts one here, as root).
+test-slurm: $(STAMP)
+	$(PY) -m pytest -m slurm -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src scripts tests
