@@ -89,7 +89,7 @@ def record_ended(job: Any, folder: Path, overrides: Sequence[str]) -> str:
     if record is not None and record.get("status") != "running":
         return str(record["status"])
     state = str(job.state).split()[0]
-    stopped = state in STOPPED or state == "PENDING"
+    stopped = state in STOPPED
     record = {**(record or {}),
               "status": "interrupted" if stopped else "failed",
               "overrides": [o for o in overrides if not o.startswith("resume=")],
