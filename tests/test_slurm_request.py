@@ -55,3 +55,15 @@ def test_sinfo_columns_are_read_as_slurm_writes_them():
     assert slurm.parse_time("30:00") == 30 and slurm.parse_time("1-02:00:00") == 26 * 60
     assert slurm.parse_gpus("(null)") == 0 and slurm.parse_gpus("gpu:a100:4(S:0-1)") == 4
     assert slurm.parse_gpus("gpu:2,gpu:v100:1") == 3
+
+
+def test_a_new_sbatch_option_without_plus_is_told_to_add_one(capsys):
+    from conftest import CONF
+    from sweeplab.cli import preflight
+
+    with pytest.raises(SystemExit) as exc:
+        preflight(["-m", "hydra/launcher=slurm", "data=spiral",
+                   "hydra.launcher.additional_parameters.account=myproj"], CONF)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1
+    assert "with a leading +: +hydra.launcher.additional_parameters.account=myproj" in err[0]

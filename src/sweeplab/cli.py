@@ -76,8 +76,7 @@ def explain_compose_error(exc: Exception, overrides: list[str], config_dir: Path
         key = m.group(1)
         append = re.search(r"To append to your config use (\S.*)", text)
         if key.startswith("hydra.") and append:  # a plugin's dict (additional_parameters)
-            return (f"{key}: takes no new keys this way; use {append.group(1)}, or set one "
-                    f"key as {key}.<name>=<value>")
+            return f"{key}: Hydra adds new keys here only with a leading +: {append.group(1)}"
         rest = [o for o in overrides if not o.lstrip("+~").startswith(key + "=")]
         group = key.split(".")[0]
         try:
