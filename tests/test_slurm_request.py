@@ -67,3 +67,17 @@ def test_a_new_sbatch_option_without_plus_is_told_to_add_one(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1
     assert "with a leading +: +hydra.launcher.additional_parameters.account=myproj" in err[0]
+
+
+def test_threads_follow_the_cpus_slurm_allocated_even_without_binding(monkeypatch):
+    import torch
+
+    from sweeplab import train as train_module
+
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
+    monkeypatch.setattr(train_module.os, "sched_getaffinity", lambda pid: set(range(16)))
+    try:
+        assert train_module.set_threads(0) == 2  # TaskPlugin=task/none: all 16 cores visible
+    finally:
+        torch.set_num_threads(1)
