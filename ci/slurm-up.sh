@@ -190,6 +190,7 @@ deadline=$((SECONDS + 60))
 while :; do
     state=$(node_state)
     case "$state" in
+        *\*) alive slurmd || slurmd || true ;;  # not responding: its slurmd has gone
         idle*|mixed*|allocated*|completing*) break ;;
         drain*|down*) scontrol update NodeName="$host" State=RESUME 2>/dev/null || true ;;
     esac
