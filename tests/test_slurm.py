@@ -170,12 +170,13 @@ def test_a_launcher_setting_the_cluster_cannot_meet_is_one_error_line_before_sub
 
 def test_time_limit_saves_a_checkpoint_and_the_resumed_job_ends_like_an_uninterrupted_one(
         tmp_path):
-    # 30 epochs of 5 steps at 0.4 s a step outlast a 1-minute limit; submitit asks Slurm for
-    # SIGUSR2 30 s before it (Slurm sends it up to ~30 s earlier still)
+    # submitit asks Slurm for SIGUSR2 60 s before a 2-minute limit; Slurm checks limits every
+    # 30 s, so it comes 30 to 60 s after the start: after the job's start-up (about 10 s) and
+    # before the end of 30 epochs of 5 steps at 0.5 s a step
     sweep, epochs = tmp_path / "sweep", "trainer.max_epochs=30"
-    limit = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30"]
-    stopped = run(sweep_command(sweep, epochs, "seed=0,1", *limit), tmp_path, step_delay=0.4,
-                  timeout=240)
+    limit = ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60"]
+    stopped = run(sweep_command(sweep, epochs, "seed=0,1", *limit), tmp_path, step_delay=0.5,
+                  timeout=300)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     jobs = job_dirs(sweep)
     assert [record(d)["status"] for d in jobs] == ["interrupted", "interrupted"], \
@@ -185,7 +186,7 @@ def test_time_limit_saves_a_checkpoint_and_the_resumed_job_ends_like_an_uninterr
     assert "Traceback" not in stopped.stderr
 
     # the printed command, with room to finish this time (launcher settings change no job)
-    command = [{"hydra.launcher.timeout_min=1": "hydra.launcher.timeout_min=5"}.get(a, a)
+    command = [{"hydra.launcher.timeout_min=2": "hydra.launcher.timeout_min=5"}.get(a, a)
                for a in resume_command(stopped.stderr)]
     resumed = run(command, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

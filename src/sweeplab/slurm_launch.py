@@ -33,6 +33,8 @@ from sweeplab.summary import atomic_write
 #: how long a cancelled sweep waits for its jobs to save checkpoints (Slurm's KillWait is 30 s
 #: by default, after which it kills them)
 CANCEL_WAIT_S = 90
+#: how often the sweep asks sacct whether a job without a result file has ended
+SACCT_EVERY_S = 10
 #: Slurm states of a job that was stopped, not one that broke: resume=true continues it
 STOPPED = ("CANCELLED", "TIMEOUT", "PREEMPTED", "REQUEUED")
 
@@ -62,8 +64,17 @@ def job_folder(launcher: Any, overrides: Sequence[str], num: int) -> Path:
 
 
 def wait(jobs: list) -> None:
-    """Until every job has ended (its result file written, or Slurm's sacct says it ended)."""
-    while not all(job.done() for job in jobs):
+    """Until every job has ended (its result file written, or Slurm's sacct says it ended).
+
+    submitit asks sacct less and less often (half the time since submission, up to 10 minutes),
+    so a job that Slurm ended would be noticed late; one sacct call every `SACCT_EVERY_S`
+    updates every job of the sweep (`all` stops at the first job still running)."""
+    asked = time.monotonic()
+    while True:
+        force = time.monotonic() - asked >= SACCT_EVERY_S
+        asked = time.monotonic() if force else asked
+        if all(job.done(force_check=force) for job in jobs):
+            return
         time.sleep(1)
 
 
