@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test lint bench clean
+.PHONY: setup train test test-fast test-hydra-next test-slurm lint bench clean
 
 setup: $(STAMP)
 
@@ -21,8 +21,20 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
+# Everything but the lesson reproductions and other runs marked slow (CI runs them all).
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# The command-line smoke tests under the next Hydra release (a venv layered on .venv).
+test-hydra-next: $(STAMP)
+	bash ci/hydra-next.sh
+
+# Only the sweeps on a real Slurm cluster (bash ci/slurm-up.sh starts one here, as root).
+test-slurm: $(STAMP)
+	$(PY) -m pytest -m slurm -q
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src scripts tests
+	$(VENV)/bin/ruff check src scripts tests bench
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py

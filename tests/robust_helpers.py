@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 import lightning as L
 
@@ -35,3 +37,18 @@ class PauseAtStep(L.Callback):
             signal.sigwait({signal.SIGTERM})
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             signal.raise_signal(signal.SIGTERM)
+
+
+class SlowSteps(L.Callback):
+    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds after each step (none when unset) and touch
+    `<job dir>/training` after `step` steps, so a test can stop a Slurm job mid-training. The
+    delay comes from the environment so that the resumed run, with the same overrides, is fast;
+    neither changes what the job computes."""
+
+    def __init__(self, step: int = 3) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            (Path(trainer.default_root_dir) / "training").touch()
+        time.sleep(float(os.environ.get("SWEEPLAB_TEST_STEP_DELAY", "0")))

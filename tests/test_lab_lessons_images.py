@@ -10,7 +10,11 @@ effect are the lab's.
 
 import math
 
+import pytest
+
 from lab_helpers import DIGITS28, metrics, only_at_end
+
+pytestmark = pytest.mark.slow  # lesson reproductions: CI runs them, make test-fast does not
 
 
 def test_softmax_regression_learns_digits(make_cfg, tmp_path):

@@ -8,9 +8,12 @@ measured values. Steps are shortened where labs.md allows it; the direction and 
 effect are the lab's.
 """
 
+import pytest
 import torch
 
 from lab_helpers import FULL_BATCH_ADAM, checkpoint, metrics, only_at_end
+
+pytestmark = pytest.mark.slow  # lesson reproductions: CI runs them, make test-fast does not
 
 
 def test_mse_from_bad_init_stalls_but_random_init_fits(make_cfg, tmp_path):

@@ -106,7 +106,8 @@ def test_parallel_jobs_divide_the_cores_between_them(monkeypatch, launcher, thre
         torch.set_num_threads(1)
 
 
-def test_slurm_launcher_has_gpu_defaults_and_stops_early_off_cluster(capsys, monkeypatch):
+def test_slurm_launcher_defaults_fit_any_partition_and_stop_early_off_cluster(capsys,
+                                                                               monkeypatch):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -116,8 +117,9 @@ def test_slurm_launcher_has_gpu_defaults_and_stops_early_off_cluster(capsys, mon
                       return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
-    assert (launcher.gpus_per_node, launcher.timeout_min, launcher.partition) == (1, 60, None)
+    assert (launcher.gpus_per_node, launcher.cpus_per_task, launcher.mem_gb) == (None, 1, None)
+    assert (launcher.timeout_min, launcher.partition) == (60, None)
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(SystemExit) as exc:
         preflight(["-m", "hydra/launcher=slurm", "data=spiral", "optim.lr=0.1,0.2"], CONF)
-    assert exc.value.code == 2 and "srun not found" in capsys.readouterr().err
+    assert exc.value.code == 2 and "sinfo not found" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
+from sweeplab.slurm import time_limit_signal
 
 
 class Diverged(RuntimeError):
@@ -114,13 +116,19 @@ class GracefulStop(Checkpoint):
     of an epoch (after its validation); Lightning resumes exactly from either. As a `Checkpoint`
     callback its epoch-end hook runs after the LightningModule's, as ModelCheckpoint's does.
     A signal that arrives during the test lets the job finish. A second signal stops at once
-    (no checkpoint). The checkpoint also holds what Lightning leaves out and an exact resume
-    needs: torch's random state (dropout) and the training epoch's running sums.
+    (no checkpoint), unless it follows the first within `REPEAT_WINDOW_S`: Slurm delivers
+    SIGTERM, SIGCONT, SIGTERM within 70 ms at a time limit, which is one request. In a Slurm job
+    the signal submitit asks for before the time limit (SIGUSR2) is a request too. The
+    checkpoint also holds what Lightning leaves out and an exact resume needs: torch's random
+    state (dropout) and the training epoch's running sums.
     """
+
+    REPEAT_WINDOW_S = 0.5
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.signum: int | None = None
+        self.asked_at = 0.0
         self.previous: dict[int, Any] = {}
         self.module: L.LightningModule | None = None
         self.restore: dict[str, Any] | None = None
@@ -129,8 +137,9 @@ class GracefulStop(Checkpoint):
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self.on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM, time_limit_signal()):
+                if sig is not None:
+                    self.previous[sig] = signal.signal(sig, self.on_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,8 +149,10 @@ class GracefulStop(Checkpoint):
 
     def on_signal(self, signum: int, frame: object) -> None:
         if self.signum is not None:
+            if time.monotonic() - self.asked_at < self.REPEAT_WINDOW_S:
+                return
             raise KeyboardInterrupt
-        self.signum = signum
+        self.signum, self.asked_at = signum, time.monotonic()
         print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
               f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
 

@@ -12,6 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from sweeplab import slurm
+
 
 def is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
@@ -41,14 +43,20 @@ def parallel_jobs() -> int:
 def set_threads(requested: int) -> int:
     """Torch threads for this job: as asked, or this process's cores over parallel jobs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = min(cores or 1, slurm.allocated_cpus() or cores or 1)  # unbound Slurm CPUs too
     threads = requested or max(1, (cores or 1) // parallel_jobs())
     torch.set_num_threads(threads)
     return threads
 
 
-def resume_hint() -> str:
-    """The command that continues this run or sweep."""
+def resume_hint(sweep_dir: Path | None = None) -> str:
+    """The command that continues this run or sweep (`sweep_dir` from a launcher, whose
+    HydraConfig is not yet resolved; a job's own otherwise)."""
+    if is_multirun() and sweep_dir is None:
+        sweep_dir = HydraConfig.get().sweep.dir
+    if slurm.in_slurm_job():  # sys.argv is submitit's here; the submitting process prints it
+        return f"the sweep's command with resume=true hydra.sweep.dir={sweep_dir}"
     args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
-    if is_multirun():
-        args.append(f"hydra.sweep.dir={HydraConfig.get().sweep.dir}")
+    if sweep_dir is not None:
+        args.append(f"hydra.sweep.dir={sweep_dir}")
     return f"python {sys.argv[0]} {shlex.join(args)} resume=true"

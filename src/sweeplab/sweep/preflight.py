@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 
 from hydra.core.hydra_config import HydraConfig
@@ -21,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
 from sweeplab.errors import fail
+from sweeplab.slurm import check_launcher
 
 SWEEP_HINT = "sweeps look like key=a,b,c or key=range(1,5) or key=choice(a,b)"
 COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, ValueError)
@@ -50,6 +50,9 @@ def explain_compose_error(exc: Exception, overrides: list[str],
     cause = exc.__cause__
     key = getattr(cause, "full_key", None)
     if isinstance(cause, OmegaConfBaseException) and key:
+        if str(key).startswith("hydra."):  # a plugin's dict (additional_parameters)
+            line = next((o for o in overrides if o.split("=", 1)[0] == key), key)
+            return f"{key}: Hydra adds new keys here only with a leading +: +{line}"
         return unknown_key(str(key), overrides, compose)
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if first.startswith("Ambiguous value"):  # Hydra's hint spans three more lines
@@ -82,10 +85,11 @@ def check_plugins(cfg: DictConfig, options: Callable[[str], list[str]]) -> None:
         if not OmegaConf.is_dict(node) or "_target_" not in node:
             fail(f"hydra.{part}={node}: not a {part} config; choose one with "
                  f"hydra/{part}=<option>; allowed: {', '.join(options(f'hydra/{part}'))}")
-    if cfg.hydra.launcher._target_.endswith("SlurmLauncher") and not shutil.which("srun"):
-        choice = cfg.hydra.runtime.choices.get("hydra/launcher", "submitit_slurm")
-        fail(f"hydra/launcher={choice}: no Slurm here (srun not found); run from a cluster's "
-             f"login node, or try the same path locally with hydra/launcher=submitit_local")
+    if cfg.hydra.launcher._target_.endswith("SlurmLauncher"):
+        try:  # the request against sinfo's partitions: sbatch would refuse it with a traceback
+            check_launcher(cfg)
+        except ConfigError as exc:
+            fail(str(exc))
 
 
 def check_job(cfg: DictConfig, where: str = ""):

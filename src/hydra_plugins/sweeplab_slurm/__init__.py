@@ -1,0 +1,1 @@
+"""sweeplab's Slurm launcher (found by Hydra's scan of the `hydra_plugins` namespace package)."""
