@@ -74,6 +74,7 @@ def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[s
 def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
         ckpt_path: Path | None = None) -> dict[str, float]:
     """Train (from `ckpt_path` if given) and test one job; the final metrics."""
+    started = time.time()
     module = build_module(cfg, dm)
     if ckpt_path is not None:
         load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
@@ -101,7 +102,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
             metrics.update(train_set_metrics(module, dm))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
-    log_final(loggers, cfg, metrics)
+    log_final(loggers, cfg, metrics, optimized_metric(cfg, dm.classifies), started)
     return metrics
 
 

@@ -17,7 +17,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from sweeplab.errors import fail
-from sweeplab.sweep.compose import JobComposer, expand
+from sweeplab.sweep.compose import JobComposer, expand, job_name, swept
 from sweeplab.sweep.preflight import COMPOSE_ERRORS, check_jobs, explain_compose_error
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,12 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
         jobs = expand(arguments, sweeper.params)
     except COMPOSE_ERRORS as exc:
         fail(explain_compose_error(exc, arguments))
-    composer = JobComposer(loader, config)
+    keys = swept(jobs)
+    names = [job_name(job, keys) for job in jobs]
+    # jobs named by their swept values alone when those tell them apart (not `seed=1,1`)
+    if len(set(names)) < len(jobs) or not all(names) or any("'" in n for n in names):
+        keys, names = [], []
+    composer = JobComposer(loader, config, keys)
     cfgs = check_jobs(jobs, composer)
     sweep_dir = Path(config.hydra.sweep.dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -37,6 +42,9 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
     launcher = sweeper.launcher
     if hasattr(launcher, "launch_composed"):  # sweeplab's launchers take the checked configs
         return [launcher.launch_composed(cfgs, initial_job_idx=0)]
+    if names:  # another launcher composes each job itself: its folder goes as an override
+        jobs = [[*job, f"hydra.sweep.subdir='{name}'"]
+                for job, name in zip(jobs, names, strict=True)]
     return [launcher.launch(jobs, initial_job_idx=0)]
 
 
