@@ -63,6 +63,16 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
     tags = scalar_tags(sweep / "optim.lr=0.1")
     assert {"val/acc", "test/acc", "train/loss"} <= tags
     assert not [t for t in tags if t.startswith("final/")]
+    # the terminal: a line per job with i/N, its result and the time left; no Markdown
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("[sweeplab] job 1/2 optim.lr=0.1: completed, val/acc 0.")
+               and "left" in line for line in lines)
+    assert any(line.startswith("[sweeplab] job 2/2 optim.lr=1000000.0: diverged") for line in lines)
+    assert "| job |" not in result.stdout and "![" not in result.stdout
+    # each job's train.log tells how it ended
+    assert "diverged in" in (sweep / "optim.lr=1000000.0" / "train.log").read_text()
+    md = (sweep / "summary.md").read_text()
+    assert "- swept: `optim.lr`" in md and "`data=spiral`" in md and "- command: `python " in md
 
 
 @pytest.mark.slow

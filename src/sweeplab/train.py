@@ -8,6 +8,7 @@ is what scripts/train.py runs: `train` with its outcomes turned into one line an
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import sys
@@ -32,6 +33,8 @@ from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
 from sweeplab.tasks import Classifier, Regressor
+
+log = logging.getLogger(__name__)
 
 #: the sweeper that composes and checks every job before launching any (conf/hydra/sweeper)
 CHECKED_SWEEPER = "hydra_plugins.sweeplab.sweeper.CheckedSweeper"
@@ -119,8 +122,7 @@ def train(cfg: DictConfig) -> float | None:
     overrides = [o for o in job_overrides() if not o.startswith("resume=")]
     previous = resume.find_previous(out, overrides, is_multirun()) if cfg.resume else None
     if previous is not None and previous.record.finished:
-        print(f"[sweeplab] {previous.folder}: already {previous.record.status}, skipped",
-              flush=True)
+        log.warning(f"{previous.folder}: already {previous.record.status}, skipped")
         return previous.record.value
     record = JobRecord(overrides=overrides)
     if previous is not None and previous.checkpoint is not None:
@@ -148,6 +150,8 @@ def train(cfg: DictConfig) -> float | None:
     finally:
         record.duration_s = round(time.time() - started, 3)
         record.write(out)
+        log.info(f"{record.status} in {record.duration_s:.1f} s: "
+                 + (record.error or f"{record.optimized_metric} = {record.value:.4f}"))
     return record.value
 
 
