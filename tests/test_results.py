@@ -114,7 +114,9 @@ def test_eval_and_predict_on_an_image_classifier(make_cfg, tmp_path, capsys):
     tags = events.Tags()
     assert {"val/predictions", "val/confusion_matrix", "test/predictions",
             "test/confusion_matrix"} <= set(tags["images"])
-    assert [e.step for e in events.Images("val/predictions")] == [1, 2]
+    # figures on the scalars' step axis: each val figure at the step of a val/acc point
+    assert [e.step for e in events.Images("val/predictions")] == [
+        e.step for e in events.Scalars("val/acc")]
     assert any(t.startswith("weights/") for t in tags["histograms"])
     assert any(t.startswith("grads/") for t in tags["histograms"])
 
