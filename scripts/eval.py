@@ -29,7 +29,9 @@ def evaluate(ckpt_path: str, split: str = "test") -> dict[str, float]:
         trainer.validate(module, dataloaders=dm.loader("val"), verbose=False)
     else:
         trainer.test(module, dataloaders=dm.loader("test"), verbose=False)
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(split)}
+    # a best-so-far (val/acc_best) needs a training run's epochs: one validation has none
+    return {k: float(v) for k, v in trainer.callback_metrics.items()
+            if k.startswith(split) and not k.endswith("_best")}
 
 
 def main(argv: list[str]) -> int:

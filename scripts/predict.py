@@ -33,7 +33,7 @@ def predict(module, dm, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     return x[0], probs, int(test.y[index])
 
 
-def draw_input(ax, x: torch.Tensor, dm, index: int) -> None:
+def draw_input(ax, x: torch.Tensor, dm, index: int, right: bool) -> None:
     if x.dim() == 3:  # (C, H, W): grey or colour image
         image = x.permute(1, 2, 0).squeeze(-1)
         ax.imshow(image.numpy(), cmap="gray" if image.dim() == 2 else None)
@@ -41,7 +41,9 @@ def draw_input(ax, x: torch.Tensor, dm, index: int) -> None:
     elif x.numel() == 2:  # a point: shown among the test set, coloured by class
         pts = dm.splits["test"]
         ax.scatter(pts.x[:, 0], pts.x[:, 1], c=pts.y, s=8, cmap="tab10", alpha=0.4)
-        ax.scatter([x[0]], [x[1]], marker="*", s=300, c="red", edgecolors="k")
+        # the point asked about, coloured by the verdict as the title says it
+        ax.scatter([x[0]], [x[1]], marker="*", s=300, c="tab:green" if right else "tab:red",
+                   edgecolors="k")
         ax.set_aspect("equal")
     else:
         ax.bar(range(x.numel()), x.flatten().numpy())
@@ -52,7 +54,7 @@ def figure(x, probs, label: int, dm, index: int, path: Path) -> None:
     names = dm.class_names
     pred = int(probs.argmax())
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
-    draw_input(left, x, dm, index)
+    draw_input(left, x, dm, index, right=pred == label)
     verdict = "right" if pred == label else "WRONG"
     left.set_title(f"test #{index}: true {names[label]}, predicted {names[pred]} ({verdict})",
                    fontsize=9)

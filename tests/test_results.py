@@ -43,8 +43,15 @@ def test_seed_sweep_through_joblib_compares_jobs_and_groups_seeds(tmp_path):
     records = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
     assert [r["threads"] for r in records] == [max(1, cores // 2)] * 4
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert sorted(r["job"] for r in rows) == ["optim.lr=0.1 seed=0", "optim.lr=0.1 seed=1",
-                                              "optim.lr=0.3 seed=0", "optim.lr=0.3 seed=1"]
+    assert sorted(r["job"] for r in rows) == ["optim.lr=0.1,seed=0", "optim.lr=0.1,seed=1",
+                                              "optim.lr=0.3,seed=0", "optim.lr=0.3,seed=1"]
+    # a folder (and TensorBoard run) per job named as its row, a column per swept key
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == sorted(r["job"] for r in rows)
+    assert sorted((r["optim.lr"], r["seed"]) for r in rows) == [
+        ("0.1", "0"), ("0.1", "1"), ("0.3", "0"), ("0.3", "1")]
+    # each row carries its configuration's seed mean and spread
+    lr01 = [r for r in rows if r["optim.lr"] == "0.1"]
+    assert lr01[0]["configuration"] == "optim.lr=0.1" and lr01[0]["val/acc mean"]
     md = (sweep / "summary.md").read_text()
     groups = [line for line in md.splitlines() if line.startswith("| optim.lr=0.") and "±" in line]
     assert sorted(g.split(" | ")[0] for g in groups) == ["| optim.lr=0.1", "| optim.lr=0.3"]
@@ -107,7 +114,9 @@ def test_eval_and_predict_on_an_image_classifier(make_cfg, tmp_path, capsys):
     tags = events.Tags()
     assert {"val/predictions", "val/confusion_matrix", "test/predictions",
             "test/confusion_matrix"} <= set(tags["images"])
-    assert [e.step for e in events.Images("val/predictions")] == [1, 2]
+    # figures on the scalars' step axis: each val figure at the step of a val/acc point
+    assert [e.step for e in events.Images("val/predictions")] == [
+        e.step for e in events.Scalars("val/acc")]
     assert any(t.startswith("weights/") for t in tags["histograms"])
     assert any(t.startswith("grads/") for t in tags["histograms"])
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
+
+from sweeplab.runtime import is_multirun
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, Any]:
@@ -28,14 +32,21 @@ def final_metric_names(metrics: dict[str, float]) -> dict[str, float]:
     return {f"final/{k.replace('/', '_')}": v for k, v in metrics.items() if "/" in k}
 
 
-def log_final(loggers: list[Logger], cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Hyperparameters with the final metrics (`final/val_acc`, ...): linked in TensorBoard's
-    HParams tab, as run parameters and metrics in the run trackers (MLflow, W&B); then each
-    logger is closed."""
+def log_final(loggers: list[Logger], cfg: DictConfig, metrics: dict[str, float],
+              metric: str | None = None, started: float | None = None) -> None:
+    """Hyperparameters with the final metrics: as run parameters and metrics (`final/val_acc`)
+    in the run trackers (MLflow, W&B); in TensorBoard's HParams tab linked to the last value of
+    each curve, for a single run here and for a sweep once all its jobs are in (sweep.tensorboard,
+    which shows only what was swept); then each logger is closed."""
     hparams, final = flat_hparams(cfg), final_metric_names(metrics)
     for lg in loggers:
         if isinstance(lg, TensorBoardLogger):
-            lg.log_hyperparams(hparams, metrics=final)
+            lg.log_hyperparams(hparams)  # hparams.yaml; no final/* scalars among the curves
+            if not is_multirun():
+                from sweeplab.sweep.tensorboard import write_run
+
+                write_run(Path(lg.log_dir), hparams, metric or next(iter(metrics)), metrics,
+                          started or time.time())
         elif isinstance(lg, MLFlowLogger | WandbLogger):
             lg.log_hyperparams(hparams)
             lg.log_metrics(final)

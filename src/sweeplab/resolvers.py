@@ -17,9 +17,14 @@ RUN_ID = secrets.token_hex(3)
 MAX_NAME = 120
 
 
+def safe_name(overrides: str) -> str:
+    """Overrides (`a=1,b=2`) made safe for a path and short enough for a run list."""
+    return re.sub(r"[/\\\s]+", "_", str(overrides))[:MAX_NAME]
+
+
 def job_dir(num: int | str, overrides: str = "") -> str:
     """A job's folder name: its number, then its overrides made safe for a path."""
-    name = re.sub(r"[/\\\s]+", "_", str(overrides))[:MAX_NAME]
+    name = safe_name(overrides)
     return f"{num}_{name}" if name else str(num)
 
 

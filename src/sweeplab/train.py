@@ -8,6 +8,7 @@ is what scripts/train.py runs: `train` with its outcomes turned into one line an
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import sys
@@ -32,6 +33,8 @@ from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
 from sweeplab.tasks import Classifier, Regressor
+
+log = logging.getLogger(__name__)
 
 #: the sweeper that composes and checks every job before launching any (conf/hydra/sweeper)
 CHECKED_SWEEPER = "hydra_plugins.sweeplab.sweeper.CheckedSweeper"
@@ -74,6 +77,7 @@ def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[s
 def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
         ckpt_path: Path | None = None) -> dict[str, float]:
     """Train (from `ckpt_path` if given) and test one job; the final metrics."""
+    started = time.time()
     module = build_module(cfg, dm)
     if ckpt_path is not None:
         load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
@@ -101,7 +105,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
             metrics.update(train_set_metrics(module, dm))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
-    log_final(loggers, cfg, metrics)
+    log_final(loggers, cfg, metrics, optimized_metric(cfg, dm.classifies), started)
     return metrics
 
 
@@ -118,8 +122,7 @@ def train(cfg: DictConfig) -> float | None:
     overrides = [o for o in job_overrides() if not o.startswith("resume=")]
     previous = resume.find_previous(out, overrides, is_multirun()) if cfg.resume else None
     if previous is not None and previous.record.finished:
-        print(f"[sweeplab] {previous.folder}: already {previous.record.status}, skipped",
-              flush=True)
+        log.warning(f"{previous.folder}: already {previous.record.status}, skipped")
         return previous.record.value
     record = JobRecord(overrides=overrides)
     if previous is not None and previous.checkpoint is not None:
@@ -147,6 +150,8 @@ def train(cfg: DictConfig) -> float | None:
     finally:
         record.duration_s = round(time.time() - started, 3)
         record.write(out)
+        log.info(f"{record.status} in {record.duration_s:.1f} s: "
+                 + (record.error or f"{record.optimized_metric} = {record.value:.4f}"))
     return record.value
 
 

@@ -14,6 +14,7 @@ import warnings
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
 #: inputs drawn on 2-D / 1-D plots at most (a random subset beyond it)
@@ -38,11 +39,11 @@ class Visualize(L.Callback):
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.sanity_checking and self._due(trainer):
-            self.draw(trainer, module, "val", trainer.current_epoch + 1)
+            self.draw(trainer, module, "val", last_step(trainer))
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.at_end:
-            self.draw(trainer, module, "test", trainer.current_epoch)
+            self.draw(trainer, module, "test", last_step(trainer))
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._grads_due = self.histograms and (trainer.current_epoch == 0 or self._due(trainer))
@@ -67,6 +68,7 @@ class Visualize(L.Callback):
     # ------------------------------------------------------------ what
 
     def draw(self, trainer: L.Trainer, module: L.LightningModule, split: str, step: int) -> None:
+        """The figures at optimiser step `step`: the step axis of the scalars too."""
         writer, dm = tensorboard(trainer), trainer.datamodule
         if writer is None or dm is None or getattr(dm, "splits", None) is None:
             return
@@ -97,12 +99,18 @@ class Visualize(L.Callback):
         return []
 
 
+def last_step(trainer: L.Trainer) -> int:
+    """The step Lightning logs an epoch's metrics at (its last optimiser step), so figures and
+    curves share one axis."""
+    return max(trainer.global_step - 1, 0)
+
+
 def tensorboard(trainer: L.Trainer):
     """The SummaryWriter of the job's TensorBoard logger on rank 0, else None."""
     if not trainer.is_global_zero:
         return None
     for lg in trainer.loggers:
-        if lg.__class__.__name__ == "TensorBoardLogger":
+        if isinstance(lg, TensorBoardLogger):
             return lg.experiment
     return None
 

@@ -20,6 +20,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
+from sweeplab.resolvers import safe_name
+
 
 def expand(arguments: list[str], params: dict[str, str] | None = None) -> list[list[str]]:
     """Every job's override list: the cartesian product of the sweeps, in the order Hydra's
@@ -41,6 +43,25 @@ def expand(arguments: list[str], params: dict[str, str] | None = None) -> list[l
     return [list(job) for job in itertools.product(*lists.values())]
 
 
+def swept(jobs: list[list[str]]) -> list[str]:
+    """The keys whose value differs between the jobs, in the command line's order."""
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for line in job:
+            values.setdefault(key_of(line), set()).add(line.partition("=")[2])
+    return [k for k, v in values.items() if len(v) > 1]
+
+
+def key_of(line: str) -> str:
+    return line.lstrip("+~").partition("=")[0]
+
+
+def job_name(job: list[str], keys: list[str]) -> str:
+    """A job's folder name: its values of the swept `keys`, as `hydra.job.override_dirname`
+    orders and joins them (`model.activation=relu,seed=1`)."""
+    return safe_name(",".join(sorted(o for o in job if key_of(o) in keys)))
+
+
 def group_names(loader: ConfigLoader, parent: str = "") -> set[str]:
     """Every config group the loader knows (`model`, `hydra/launcher`, ...)."""
     names = set()
@@ -53,8 +74,9 @@ def group_names(loader: ConfigLoader, parent: str = "") -> set[str]:
 class JobComposer:
     """`loader.load_sweep_config(master, overrides)`, memoised on the config-group choices."""
 
-    def __init__(self, loader: ConfigLoader, master: DictConfig) -> None:
-        self.loader, self.master = loader, master
+    def __init__(self, loader: ConfigLoader, master: DictConfig,
+                 swept_keys: list[str] | None = None) -> None:
+        self.loader, self.master, self.swept_keys = loader, master, swept_keys
         self.parser = OverridesParser.create()
         self.groups = group_names(loader)
         self.bases: dict[tuple[str, ...], DictConfig] = {}
@@ -84,6 +106,8 @@ class JobComposer:
             cfg.hydra.overrides.task = [o.input_line for o in task]
             cfg.hydra.job.override_dirname = override_dirname(
                 task, list(dirname.exclude_keys), dirname.item_sep, dirname.kv_sep)
+            if self.swept_keys:  # the folder (and TensorBoard run) named by what was swept
+                cfg.hydra.sweep.subdir = job_name(overrides, self.swept_keys)
         return cfg
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.record import atomic_write, job_records, larger_is_better, record_dict
+from sweeplab.resolvers import safe_name
+from sweeplab.sweep.header import read_header
 
 #: the jobs' statuses as the summary saw them: the command's exit code is read from it
 STATUS_FILE = "summary.json"
@@ -24,12 +26,37 @@ def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     return [record_dict(name, record) for name, record in job_records(sweep_dir)]
 
 
-def job_label(record: dict, varying: set[str] | None = None) -> str:
-    """The job's overrides; only the keys that differ across the sweep when `varying` is given."""
+def swept_keys(jobs: list[dict]) -> list[str]:
+    """The override keys that differ across the sweep, in the order the command gave them."""
+    varying = varying_keys(jobs) if len(jobs) > 1 else set()
+    keys: list[str] = []
+    for r in jobs:
+        for o in r.get("overrides") or []:
+            key = o.partition("=")[0]
+            if key in varying and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def constants(jobs: list[dict]) -> list[str]:
+    """The overrides every job of the sweep shares (`data=digits`), in the command's order."""
+    swept = set(swept_keys(jobs))
+    return [o for o in (jobs[0].get("overrides") or [] if jobs else [])
+            if o.partition("=")[0] not in swept]
+
+
+def run_name(record: dict, swept: list[str] | None = None) -> str:
+    """A job's short name: its swept overrides, sorted, comma-joined (`activation=relu,seed=1`),
+    as its folder, TensorBoard run, HParams trial, table row and legend entry all show it."""
     overrides = record.get("overrides") or []
-    if varying is not None:
-        overrides = [o for o in overrides if o.split("=", 1)[0] in varying]
-    return " ".join(overrides) if overrides else record.get("job", "?")
+    if swept is not None:
+        overrides = [o for o in overrides if o.partition("=")[0] in swept]
+    return safe_name(",".join(sorted(overrides))) if overrides else record.get("job", "?")
+
+
+def job_label(record: dict, varying: set[str] | list[str] | None = None) -> str:
+    """The job's overrides; only the keys that differ across the sweep when `varying` is given."""
+    return run_name(record, None if varying is None else list(varying))
 
 
 def varying_keys(jobs: list[dict]) -> set[str]:
@@ -43,6 +70,12 @@ def varying_keys(jobs: list[dict]) -> set[str]:
     return {k for k, vals in seen.items()
             if len(vals) > 1 or sum(k == o.partition("=")[0] for r in jobs
                                     for o in r.get("overrides") or []) < n}
+
+
+def override_value(record: dict, key: str) -> str:
+    """The value a job gave `key` on its command line ("" if it left the default)."""
+    return next((o.partition("=")[2] for o in record.get("overrides") or []
+                 if o.partition("=")[0] == key), "")
 
 
 def sort_jobs(jobs: list[dict], metric: str) -> list[dict]:
@@ -63,16 +96,21 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def table_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
+def metric_columns(jobs: list[dict], metric: str) -> list[str]:
+    """The metrics the table shows: the optimised one first, then the others any job has."""
     present = [c for c in COLUMNS if any(c in j.get("metrics", {}) for j in jobs)]
-    if metric not in present:
-        present.insert(0, metric)
-    header = ["job", "status", *present, "duration_s", "error"]
+    return [metric, *[c for c in present if c != metric]]
+
+
+def table_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
+    """One row per job, best first: its run name, a column per swept key, status, metrics."""
+    present, swept = metric_columns(jobs, metric), swept_keys(jobs)
+    header = ["job", *swept, "status", *present, "duration_s", "error"]
     rows = []
-    varying = varying_keys(jobs) if len(jobs) > 1 else None
     for r in sort_jobs(jobs, metric):
         m = r.get("metrics", {})
-        rows.append([job_label(r, varying), r.get("status", "?"),
+        rows.append([run_name(r, swept if swept else None),
+                     *[override_value(r, k) for k in swept], r.get("status", "?"),
                      *[_fmt(m.get(c)) for c in present],
                      _fmt(r.get("duration_s")), (r.get("error") or "")[:200]])
     return header, rows
@@ -94,29 +132,53 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def group_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
-    """One "mean ± std" row per configuration run on more than one seed, best mean first."""
-    header, _ = table_rows(jobs, metric)
-    present = header[2:-2]
-    varying = varying_keys(jobs) - {"seed"}
-    rows = []
+def group_stats(jobs: list[dict], metric: str) -> list[tuple[str, list[dict], dict]]:
+    """(configuration, its jobs, {metric: (mean, std)}) for each configuration run on more than
+    one seed, best mean first; means over the completed jobs."""
+    swept = [k for k in swept_keys(jobs) if k != "seed"]
+    out = []
     for members in seed_groups(jobs).values():
         seeds = [r for r in members if any(o.startswith("seed=") for o in r.get("overrides", []))]
         if len(seeds) < 2:
             continue
         done = [r for r in members if r.get("status") == "completed"]
-        cells = []
-        for c in present:
-            values = [r["metrics"][c] for r in done
-                      if not math.isnan(r["metrics"].get(c, math.nan))]
-            m, sd = mean_std(values)
-            cells.append("" if math.isnan(m) else f"{m:.4f} ± {sd:.4f}")
-        label = job_label(members[0], varying) if varying else "all"
-        rows.append((mean_std([r["metrics"].get(metric, math.nan) for r in done])[0],
-                     [label, f"{len(done)}/{len(members)}", *cells]))
+        stats = {c: mean_std([r["metrics"][c] for r in done
+                              if not math.isnan(r["metrics"].get(c, math.nan))])
+                 for c in metric_columns(jobs, metric)}
+        out.append((run_name(members[0], swept) if swept else "all", members, stats))
     sign = -1 if larger_is_better(metric) else 1
-    rows.sort(key=lambda t: math.inf if math.isnan(t[0]) else sign * t[0])
-    return ["configuration", "seeds done", *present], [r for _, r in rows]
+    out.sort(key=lambda t: math.inf if math.isnan(t[2][metric][0]) else sign * t[2][metric][0])
+    return out
+
+
+def group_rows(jobs: list[dict], metric: str) -> tuple[list[str], list[list[str]]]:
+    """One "mean ± std" row per configuration run on more than one seed, best mean first."""
+    present = metric_columns(jobs, metric)
+    rows = []
+    for label, members, stats in group_stats(jobs, metric):
+        done = sum(r.get("status") == "completed" for r in members)
+        rows.append([label, f"{done}/{len(members)}",
+                     *["" if math.isnan(stats[c][0]) else f"{stats[c][0]:.4f} ± {stats[c][1]:.4f}"
+                       for c in present]])
+    return ["configuration", "seeds done", *present], rows
+
+
+def csv_rows(jobs: list[dict], metric: str) -> list[list[str]]:
+    """summary.csv: the job table, each row with its configuration's seed mean and std."""
+    header, rows = table_rows(jobs, metric)
+    groups = group_stats(jobs, metric)
+    if not groups:
+        return [header, *rows]
+    present = metric_columns(jobs, metric)
+    of_job = {run_name(r, swept_keys(jobs)): (label, stats)
+              for label, members, stats in groups for r in members}
+    header = [*header, "configuration", *[f"{c} {s}" for c in present for s in ("mean", "std")]]
+    out = [header]
+    for row in rows:
+        label, stats = of_job.get(row[0], ("", {}))
+        out.append([*row, label, *[_fmt(stats[c][i]) if stats else ""
+                                   for c in present for i in (0, 1)]])
+    return out
 
 
 def optuna_lines(sweep_dir: Path) -> list[str]:
@@ -144,14 +206,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Path, list[dict]]:
     """Write summary.csv and summary.md; returns their paths and the job records."""
     jobs = read_jobs(sweep_dir)
-    metric = metric or next((j["optimized_metric"] for j in jobs if j.get("optimized_metric")),
-                            "val/acc")
+    metric = metric or optimized(jobs)
     header, rows = table_rows(jobs, metric)
     buf = io.StringIO()
-    csv.writer(buf).writerows([header, *rows])
+    csv.writer(buf).writerows(csv_rows(jobs, metric))
     csv_path, md_path = sweep_dir / "summary.csv", sweep_dir / "summary.md"
     atomic_write(csv_path, buf.getvalue())
-    lines = [f"# Sweep summary: {sweep_dir.name}", "",
+    about = read_header(sweep_dir, swept_keys(jobs), constants(jobs))
+    lines = [f"# Sweep summary: {about.task}", "", *about.markdown(), "",
              f"{len(jobs)} jobs, sorted by `{metric}` "
              f"({'higher' if larger_is_better(metric) else 'lower'} is better).", "",
              *markdown_table(header, rows)]
@@ -164,6 +226,11 @@ def write_summary(sweep_dir: Path, metric: str | None = None) -> tuple[Path, Pat
     statuses = {j["job"]: j.get("status", "?") for j in jobs}
     atomic_write(sweep_dir / STATUS_FILE, json.dumps({"statuses": statuses}, indent=2) + "\n")
     return csv_path, md_path, jobs
+
+
+def optimized(jobs: list[dict]) -> str:
+    """The metric the sweep optimised (as its jobs recorded it)."""
+    return next((j["optimized_metric"] for j in jobs if j.get("optimized_metric")), "val/acc")
 
 
 def unfinished(sweep_dir: Path) -> tuple[int, int] | None:
