@@ -13,7 +13,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 
 import sweeplab
 from conftest import CONF, QUIET, ROOT
@@ -92,7 +91,6 @@ def test_a_users_config_folder_extends_the_packaged_configs(user_conf, tmp_path,
 
 def test_python_api_composes_and_runs_one_job(tmp_path):
     cfg = sweeplab.compose([*TINY_SPIRAL, *QUIET, f"paths.output_dir={tmp_path / 'run'}"])
-    GlobalHydra.instance().clear()
     record = sweeplab.run(cfg)
     assert record.status == "completed"
     assert record.optimized_metric == "val/acc" and 0 <= record.value <= 1
