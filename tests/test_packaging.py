@@ -156,3 +156,15 @@ def test_wheel_installs_outside_the_repo_sweeps_and_evaluates(tmp_path):
     assert "complete -o nospace" in command("sweeplab-train", "-sc", "install=bash").stdout
     completed = command("sweeplab-train", "-sc", "query=bash", COMP_LINE="sweeplab-train data=sp")
     assert completed.stdout.split() == ["data=spiral"]
+
+
+@pytest.mark.parametrize("program,command", [
+    ("/home/me/venv/bin/sweeplab-train", "sweeplab-train"),
+    ("scripts/train.py", "python scripts/train.py"),
+    ("/site-packages/sweeplab/__main__.py", "python -m sweeplab train"),
+])
+def test_resume_hint_names_the_command_that_ran(program, command, monkeypatch):
+    from sweeplab.runtime import resume_hint
+
+    monkeypatch.setattr(sys, "argv", [program, "data=spiral", "resume=false"])
+    assert resume_hint() == f"{command} data=spiral resume=true"
