@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test test-fast test-hydra-next test-slurm lint bench clean
+.PHONY: setup train test test-fast test-hydra-next test-slurm lint bench wheel clean
 
 setup: $(STAMP)
 
@@ -39,5 +39,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench.py
 
+# The installable tool: dist/sweeplab-<version>-py3-none-any.whl (README: Install)
+wheel: $(STAMP)
+	$(PY) -m pip wheel . --no-deps --no-build-isolation -w dist
+
 clean:
-	rm -rf outputs/runs outputs/multirun .pytest_cache
+	rm -rf outputs/runs outputs/multirun .pytest_cache build dist

@@ -1,26 +1,9 @@
 """Run a lab that trains nothing: `python scripts/lab.py <name> [--out DIR]`.
 
-It prints the tensors the course shows and writes its figure as PNG and to TensorBoard
-(default: outputs/labs/<name>/). `make_anime_standin` writes the cnn_anime stand-in images
-(default: data/anime_standin/).
-"""
+The same command as `sweeplab-lab` (src/sweeplab/commands/lab.py), for a checkout that runs
+scripts rather than installed commands."""
 
-from __future__ import annotations
-
-import argparse
-
-from sweeplab.labs import LABS, default_out, run
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=sorted(LABS), help="which lab")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default: outputs/labs/<name>/, "
-                             "data/anime_standin/ for make_anime_standin)")
-    args = parser.parse_args()
-    run(args.name, args.out if args.out else default_out(args.name))
-
+from sweeplab.commands.lab import main  # noqa: F401
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

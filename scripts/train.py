@@ -1,16 +1,9 @@
-"""Train one job, or sweep with -m: `python scripts/train.py -m model.activation=sigmoid,relu`."""
+"""Train one job, or sweep with -m: `python scripts/train.py -m model.activation=sigmoid,relu`.
 
-import hydra
-from omegaconf import DictConfig
+The same command as `sweeplab-train` (src/sweeplab/commands/train.py), for a checkout that runs
+scripts rather than installed commands."""
 
-from sweeplab.cli import run
-from sweeplab.train import main as train_main
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    return train_main(cfg)
-
+from sweeplab.commands.train import main  # noqa: F401
 
 if __name__ == "__main__":
-    run(main)
+    raise SystemExit(main())

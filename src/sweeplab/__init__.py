@@ -1,3 +1,6 @@
 """sweeplab: deep-learning fundamentals by experiment, with Lightning and Hydra."""
 
-__version__ = "0.1.0"
+from sweeplab.api import compose, config_dir, run
+
+__version__ = "0.2.0"  # the one place: pyproject reads it (tool.setuptools.dynamic)
+__all__ = ["__version__", "compose", "config_dir", "run"]

@@ -54,7 +54,7 @@ class PrintProgress(L.Callback):
 
         test = trainer.datamodule.loader("test")
         i = int(torch.randint(len(test.x), (1,)))
-        x = test._convert(test.x[i : i + 1]).to(pl_module.device)
+        x = trainer.datamodule.scaled(test.x[i : i + 1]).to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
         with torch.no_grad():

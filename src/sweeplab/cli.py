@@ -25,6 +25,8 @@ from hydra.core.override_parser.types import Override, ValueType
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sweeplab.api import config_dir as packaged_config_dir
+from sweeplab.api import searchpath_override
 from sweeplab.errors import fail
 from sweeplab.sweep.compose import expand
 from sweeplab.sweep.preflight import (
@@ -35,10 +37,43 @@ from sweeplab.sweep.preflight import (
 )
 from sweeplab.train import CHECKED_SWEEPER
 
-#: Hydra flags after which the preflight steps aside (they print or change the config source)
-PASS_THROUGH = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--resolve",
-                "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
-                "--shell-completion", "-sc", "--experimental-rerun", "--version"}
+#: Hydra flags after which the preflight steps aside (they print something else or change which
+#: config is the primary one)
+PASS_THROUGH = {"--help", "-h", "--hydra-help", "--info", "-i", "--config-path", "-cp",
+                "--config-name", "-cn", "--shell-completion", "-sc", "--experimental-rerun",
+                "--version"}
+#: Hydra flags followed by a value: `--cfg job` prints the config (checked first, not run),
+#: `--config-dir DIR` adds a config folder to the search path
+WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-dir", "-cd"}
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line's overrides, and its valued flags by long name (`cfg`, `config_dir`)."""
+    overrides, flags, i = [], {}, 0
+    names = {"-c": "cfg", "-p": "package", "-cd": "config_dir"}
+    while i < len(argv):
+        arg = argv[i]
+        flag, eq, value = arg.partition("=")
+        if flag in WITH_VALUE:
+            if not eq:
+                value, i = (argv[i + 1] if i + 1 < len(argv) else ""), i + 1
+            flags[names.get(flag, flag[2:].replace("-", "_"))] = value
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+        i += 1
+    return overrides, flags
+
+
+def with_config_dir(overrides: list[str], folder: str | None) -> list[str]:
+    """`--config-dir DIR` as the preflight's compose sees it: DIR on hydra.searchpath."""
+    if not folder:
+        return overrides
+    given = [o for o in overrides if o.split("=")[0].lstrip("+~") == "hydra.searchpath"]
+    if not given:
+        return [*overrides, searchpath_override([folder])]
+    parsed = OverridesParser.create().parse_overrides(given[-1:])[0].value()
+    dirs = [*(parsed if isinstance(parsed, list) else []), f"file://{Path(folder).resolve()}"]
+    return [o for o in overrides if o not in given] + [f"hydra.searchpath=[{','.join(dirs)}]"]
 
 
 def setup_process() -> None:
@@ -82,7 +117,7 @@ def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path
     if any(a.split("=")[0] in PASS_THROUGH for a in argv):
         return None
     multirun = any(a in ("-m", "--multirun") for a in argv)
-    overrides = [a for a in argv if not a.startswith("-")]
+    overrides, flags = split_argv(argv)
     parser = OverridesParser.create()
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(config_dir), version_base="1.3"):
@@ -90,6 +125,7 @@ def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path
             return compose(config_name="train", overrides=job, return_hydra_config=True)
 
         try:
+            overrides = with_config_dir(overrides, flags.get("config_dir"))
             parsed = parser.parse_overrides(overrides)
         except COMPOSE_ERRORS as exc:
             fail(explain_compose_error(exc, overrides))
@@ -99,6 +135,13 @@ def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path
         except COMPOSE_ERRORS as exc:
             fail(explain_compose_error(exc, firsts, compose_job))
         check_plugins(base, group_options)
+        if "cfg" in flags:  # the config is printed, not run: checked, no data fetched
+            try:
+                check_jobs([firsts], compose_job, fetch=False)
+            finally:
+                HydraConfig.instance().cfg = None
+            GlobalHydra.instance().clear()
+            return None
         multirun = multirun or base.hydra.mode == RunMode.MULTIRUN  # set by a config
         if not multirun:
             for o in parsed:
@@ -135,7 +178,7 @@ def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
     from sweeplab.sweep.summary import unfinished
 
     setup_process()
-    config_dir = config_dir or Path(sys.argv[0]).resolve().parent.parent / "conf"
+    config_dir = config_dir or packaged_config_dir()
     folder = preflight(sys.argv[1:], config_dir, every_job=False)  # the sweeper checks each job
     if folder is not None and not any(a.startswith("hydra.sweep.dir=") for a in sys.argv):
         sys.argv.append(f"hydra.sweep.dir={folder}")  # the folder whose summary is read below

@@ -59,4 +59,14 @@ def resume_hint(sweep_dir: Path | None = None) -> str:
     args = [a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))]
     if sweep_dir is not None:
         args.append(f"hydra.sweep.dir={sweep_dir}")
-    return f"python {sys.argv[0]} {shlex.join(args)} resume=true"
+    return f"{command()} {shlex.join(args)} resume=true"
+
+
+def command() -> str:
+    """The command that started this process, as a user would type it again."""
+    program = sys.argv[0]
+    if program.endswith("__main__.py"):  # python -m sweeplab train
+        return "python -m sweeplab train"
+    if program.endswith(".py"):  # python scripts/train.py
+        return f"python {program}"
+    return Path(program).name  # an installed command on the PATH: sweeplab-train

@@ -72,12 +72,12 @@ class Visualize(L.Callback):
         writer, dm = tensorboard(trainer), trainer.datamodule
         if writer is None or dm is None or getattr(dm, "splits", None) is None:
             return
-        shape, task = tuple(dm.input_shape), dm.task
+        shape = tuple(dm.input_shape)
         was_training = module.training
         module.eval()
         try:
             with torch.no_grad():
-                figures = self.figures(module, dm, split, shape, task)
+                figures = self.figures(module, dm, split, shape)
         except Exception as exc:  # a figure is a bonus: never fail the job over it
             warnings.warn(f"no {split} figures this time: {exc!r}", stacklevel=1)
             return
@@ -86,16 +86,16 @@ class Visualize(L.Callback):
         for tag, fig in figures:
             writer.add_figure(f"{split}/{tag}", fig, step)  # closes the figure
 
-    def figures(self, module, dm, split: str, shape: tuple, task: str) -> list:
+    def figures(self, module, dm, split: str, shape: tuple) -> list:
         data = dm.splits[split]
-        if len(shape) == 3 and task != "regression":
+        if len(shape) == 3 and dm.classifies:
             preds = predict(module, dm, data.x).argmax(-1)
             return [("predictions", image_grid(data.x[: self.n_images], data.y, preds, dm)),
                     ("confusion_matrix", confusion(preds, data.y, dm))]
-        if shape == (2,) and task != "regression":
+        if shape == (2,) and dm.classifies:
             return [("decision_regions", regions(module, dm, data, self.grid_size))]
         if shape == (1,):
-            return [("fit", curve(module, dm, data, task))]
+            return [("fit", curve(module, dm, data))]
         return []
 
 
@@ -119,7 +119,7 @@ def predict(module: L.LightningModule, dm, x: Tensor, batch: int = 4096) -> Tens
     """Class probabilities (or regression outputs) for raw inputs, scaled as the loader does."""
     out = []
     for i in range(0, len(x), batch):
-        xb = x[i: i + batch].to(module.device).float() * dm.scale + dm.shift
+        xb = dm.scaled(x[i: i + batch].to(module.device))
         y = module(xb)
         out.append((module.probabilities(y) if hasattr(module, "probabilities") else y).cpu())
     return torch.cat(out)
@@ -157,7 +157,7 @@ def regions(module, dm, data, grid_size: int):
     return fig
 
 
-def curve(module, dm, data, task: str):
+def curve(module, dm, data):
     """The model's output over the input range (class-1 probability, or the regression fit)."""
     import matplotlib.pyplot as plt
 
@@ -167,7 +167,7 @@ def curve(module, dm, data, task: str):
     fig, ax = plt.subplots(figsize=(6, 4))
     px, py = subset(x, data.y)
     ax.scatter(px[:, 0], py.float().reshape(len(py), -1)[:, 0], s=10, alpha=0.6, label="data")
-    if task == "regression":
+    if not dm.classifies:
         ax.plot(xs[:, 0], out[:, 0], color="tab:red", label="fit")
     else:
         for c in range(1, out.shape[1]):

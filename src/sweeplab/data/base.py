@@ -8,7 +8,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from sweeplab.data.loader import TensorLoader
+from sweeplab.data.loader import TensorLoader, scale_inputs
 
 
 @dataclass
@@ -58,6 +58,10 @@ class TensorDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
             self.splits = self.load()
+
+    def scaled(self, x: Tensor) -> Tensor:
+        """Stored inputs as the network sees them (the loader's scaling)."""
+        return scale_inputs(x, self.scale, self.shift)
 
     @property
     def classifies(self) -> bool:

@@ -9,6 +9,18 @@ import torch
 from torch import Tensor
 
 
+def scale_inputs(x: Tensor, scale: float, shift: float) -> Tensor:
+    """Stored inputs (uint8 pixels) as the network sees them: `x.float() * scale + shift`.
+    The one place inputs are scaled: batches, figures and predictions all go through it."""
+    if x.dtype == torch.uint8 or scale != 1.0 or shift != 0.0:
+        x = x.float()
+        if scale != 1.0:
+            x = x * scale
+        if shift != 0.0:
+            x = x + shift
+    return x
+
+
 class TensorLoader:
     """Yields `(x, y)` batches sliced from whole-dataset tensors.
 
@@ -88,13 +100,7 @@ class TensorLoader:
         return order
 
     def _convert(self, x: Tensor) -> Tensor:
-        if x.dtype == torch.uint8 or self.scale != 1.0 or self.shift != 0.0:
-            x = x.float()
-            if self.scale != 1.0:
-                x = x * self.scale
-            if self.shift != 0.0:
-                x = x + self.shift
-        return x
+        return scale_inputs(x, self.scale, self.shift)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         order = self._order()

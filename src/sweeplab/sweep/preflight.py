@@ -105,10 +105,10 @@ def check_job(cfg: DictConfig, where: str = ""):
     return None if cfg.get("lab") else dm
 
 
-def check_jobs(jobs: list[list[str]], compose: Callable[[list[str]], DictConfig]
-               ) -> list[DictConfig]:
-    """Compose and check every job; exit 2 with one line on the first bad one. Then look for
-    (or download) each distinct dataset's files. The composed configs, in order."""
+def check_jobs(jobs: list[list[str]], compose: Callable[[list[str]], DictConfig],
+               fetch: bool = True) -> list[DictConfig]:
+    """Compose and check every job; exit 2 with one line on the first bad one. Then, with
+    `fetch`, look for (or download) each distinct dataset's files. The composed configs."""
     cfgs, datamodules = [], {}
     for i, job in enumerate(jobs):
         varying = [o for o in job if not all(o in other for other in jobs)]
@@ -122,7 +122,8 @@ def check_jobs(jobs: list[list[str]], compose: Callable[[list[str]], DictConfig]
             key = repr(OmegaConf.to_container(cfg.data, resolve=True))
             datamodules.setdefault(key, dm)
         cfgs.append(cfg)
-    prepare(datamodules.values())
+    if fetch:
+        prepare(datamodules.values())
     return cfgs
 
 

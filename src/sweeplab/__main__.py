@@ -1,0 +1,5 @@
+"""`python -m sweeplab <verb> ...`: see sweeplab.commands."""
+
+from sweeplab.commands import main
+
+raise SystemExit(main())
