@@ -144,7 +144,7 @@ def test_wheel_installs_outside_the_repo_sweeps_and_evaluates(tmp_path):
                      f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| model.activation=relu | relu | completed |" in (sweep / "summary.md").read_text()
-    assert "model.activation=tanh | completed" in (sweep / "summary.md").read_text()
+    assert "| model.activation=tanh | tanh | completed |" in (sweep / "summary.md").read_text()
 
     job = next(p.parent for p in sweep.glob("*/metrics.json"))
     evaluated = command("sweeplab-eval", f"ckpt_path={job / 'checkpoints' / 'last.ckpt'}")
