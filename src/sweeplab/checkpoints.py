@@ -64,6 +64,16 @@ def check_matches(path: str | Path, saved: dict[str, Any],
         raise CheckpointMismatch(f"{path}: made for a different model: {'; '.join(diffs)}")
 
 
+def load_problem(exc: Exception) -> str:
+    """Why torch.load failed, in one line. torch's message for a file holding more than
+    tensors advises `weights_only=False`, which runs whatever the file names: never repeat it."""
+    text = str(exc).strip()
+    if "Weights only load failed" in text or "weights_only" in text:
+        return ("it holds objects other than tensors and plain containers, so it is not a "
+                "sweeplab checkpoint and is not loaded")
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | None = None
                     ) -> dict[str, Any]:
     """The checkpoint dict (`torch.load(weights_only=True)`), checked against `expected`."""
@@ -73,8 +83,7 @@ def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | No
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: cannot load checkpoint ({first})") from None
+        raise ConfigError(f"{path}: cannot load checkpoint ({load_problem(exc)})") from None
     if expected is not None:
         check_matches(path, ckpt.get("hyper_parameters", {}), expected)
     return ckpt

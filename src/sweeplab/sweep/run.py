@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
@@ -32,6 +33,10 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
         jobs = expand(arguments, sweeper.params)
     except COMPOSE_ERRORS as exc:
         fail(explain_compose_error(exc, arguments))
+    if not jobs:  # e.g. seed=range(0,0): nothing would run, and exit 0 would say all went well
+        empty = [o.input_line for o in OverridesParser.create().parse_overrides(arguments)
+                 if o.is_sweep_override() and not list(o.sweep_string_iterator())]
+        fail(f"{' '.join(empty or arguments)}: no values to sweep over, so the sweep has no jobs")
     keys = swept(jobs)
     names = [job_name(job, keys) for job in jobs]
     # jobs named by their swept values alone when those tell them apart (not `seed=1,1`)
