@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import QUIET, compose_config, run_script
+from conftest import QUIET, ROOT, compose_config, run_script
 from fakedata import write_image_tree, write_mnist
 from sweeplab.config import ConfigError
 from sweeplab.train import main
@@ -154,3 +157,72 @@ def test_an_empty_sweep_stops_with_one_line(tmp_path):
     assert result.returncode == 2
     assert "error: seed=range(0,0): no values to sweep over" in result.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+# ---------------------------------------------------------------- signals, folders (items 2, 8, 11)
+
+
+def sweep_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["train.py", "-m", *SPIRAL, "seed=0,1", *QUIET, *extra,
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+
+
+def test_a_signal_after_the_last_step_stops_the_sweep_after_that_job(tmp_path):
+    flag = tmp_path / "signalled"
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}"}
+    args = sweep_args(tmp_path, "+callbacks.late={_target_:robust_helpers.SignalAfterTraining,"
+                                f"flag:'{flag}'}}")
+    result = run_script(args, cwd=tmp_path, env=env)
+    assert result.returncode == 143, result.stderr[-2000:]
+    assert "after this job completed" in result.stderr and "resume=true" in result.stderr
+    records = sorted((tmp_path / "sweep").glob("*/metrics.json"))
+    assert len(records) == 1 and '"completed"' in records[0].read_text()  # job 2 never started
+
+    again = run_script([*args, "resume=true"], cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "sweep").glob("*/metrics.json"))) == 2
+
+
+def test_a_second_sweep_into_a_busy_folder_stops_with_one_line(tmp_path):
+    from sweeplab.sweep.lock import LOCK_FILE
+
+    holder = subprocess.Popen(  # another process holding the folder's lock
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from sweeplab.sweep.lock import lock_folder; lock_folder(Path(sys.argv[1])); "
+         "print('locked', flush=True); time.sleep(600)", str(tmp_path / "sweep")],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = run_script(sweep_args(tmp_path), cwd=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    assert f"another sweep (pid {holder.pid}) is running in this folder" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == [LOCK_FILE]
+
+
+def read_only_mount(folder: Path) -> bool:
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only mount"])
+def test_an_unusable_output_folder_stops_with_one_line_naming_it(kind, tmp_path):
+    place = tmp_path / "out"
+    if kind == "file":
+        place.write_text("")
+    elif not read_only_mount(place):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        for args in ([*SPIRAL, *QUIET, f"hydra.run.dir={place / 'run'}"],
+                     ["-m", *SPIRAL, *QUIET, f"hydra.sweep.dir={place / 'sweep'}"]):
+            result = run_script(["train.py", *args], cwd=tmp_path)
+            assert result.returncode == 2
+            assert result.stderr.startswith(f"error: {place}: ")
+            assert "Traceback" not in result.stderr
+    finally:
+        if kind != "file":
+            subprocess.run(["umount", str(place)], check=True)

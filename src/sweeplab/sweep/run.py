@@ -22,6 +22,7 @@ from sweeplab.errors import fail
 from sweeplab.record import JobRecord
 from sweeplab.sweep.compose import JobComposer, expand, job_name, swept
 from sweeplab.sweep.header import record_start
+from sweeplab.sweep.lock import lock_folder
 from sweeplab.sweep.preflight import COMPOSE_ERRORS, check_jobs, explain_compose_error
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
     composer = JobComposer(loader, config, keys)
     cfgs = check_jobs(jobs, composer)
     sweep_dir = Path(config.hydra.sweep.dir)
+    sweeper.lock = lock_folder(sweep_dir)  # held until this process ends
     record_start(sweep_dir, str(config.task_name), Path(config.hydra.runtime.cwd))
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
     launcher = sweeper.launcher
