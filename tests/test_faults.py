@@ -226,3 +226,13 @@ def test_an_unusable_output_folder_stops_with_one_line_naming_it(kind, tmp_path)
     finally:
         if kind != "file":
             subprocess.run(["umount", str(place)], check=True)
+
+
+def test_resuming_with_a_changed_learning_rate_is_refused_naming_it(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    stop = "+callbacks.stop={_target_:robust_helpers.SignalAtStep,step:2}"
+    code, _ = run_main([*SPIRAL, stop], run_dir, capsys)
+    assert code == 143 and (run_dir / "checkpoints" / "last.ckpt").is_file()
+    code, err = run_main([*SPIRAL, "optim.lr=0.5", "resume=true"], run_dir, capsys)
+    assert code == 2
+    assert "optim.lr=0.1 in the checkpoint but 0.5 here" in err

@@ -48,8 +48,8 @@ def expected_hparams(expected: DictConfig | dict[str, Any]) -> dict[str, Any]:
     expected = _plain(expected)
     if "model" in expected and isinstance(expected["model"], dict):
         return {"net": expected["model"]}
-    if "net" in expected:
-        return {k: expected[k] for k in SHAPE_KEYS if k in expected}
+    if "net" in expected:  # a module's: resuming also needs the optimiser it was trained with
+        return {k: expected[k] for k in (*SHAPE_KEYS, "optim") if k in expected}
     return {"net": expected}
 
 
@@ -61,7 +61,11 @@ def check_matches(path: str | Path, saved: dict[str, Any],
     diffs = [d.replace("net.", "model.", 1) if d.startswith("net.") else d
              for d in differences(got, want)]
     if diffs:
-        raise CheckpointMismatch(f"{path}: made for a different model: {'; '.join(diffs)}")
+        what = "for a different model" if all(d.startswith(("model.", "input_shape", "num_",
+                                                            "out_", "loss")) for d in diffs) \
+            else "with different settings"
+        raise CheckpointMismatch(f"{path}: made {what}: {'; '.join(diffs)}; resume with the "
+                                 f"settings it was made with, or start a new run")
 
 
 def load_problem(exc: Exception) -> str:
