@@ -52,3 +52,16 @@ class SlowSteps(L.Callback):
         if trainer.global_step == self.step:
             (Path(trainer.default_root_dir) / "training").touch()
         time.sleep(float(os.environ.get("SWEEPLAB_TEST_STEP_DELAY", "0")))
+
+
+class SignalAfterTraining(L.Callback):
+    """Send this process SIGTERM as the test starts (training is over), once: `flag` is created
+    then, so the same callback in later jobs or a resumed run does nothing."""
+
+    def __init__(self, flag: str) -> None:
+        self.flag = Path(flag)
+
+    def on_test_start(self, trainer: L.Trainer, *args) -> None:
+        if not self.flag.exists():
+            self.flag.touch()
+            os.kill(os.getpid(), signal.SIGTERM)

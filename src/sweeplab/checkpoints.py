@@ -48,8 +48,8 @@ def expected_hparams(expected: DictConfig | dict[str, Any]) -> dict[str, Any]:
     expected = _plain(expected)
     if "model" in expected and isinstance(expected["model"], dict):
         return {"net": expected["model"]}
-    if "net" in expected:
-        return {k: expected[k] for k in SHAPE_KEYS if k in expected}
+    if "net" in expected:  # a module's: resuming also needs the optimiser it was trained with
+        return {k: expected[k] for k in (*SHAPE_KEYS, "optim") if k in expected}
     return {"net": expected}
 
 
@@ -61,7 +61,21 @@ def check_matches(path: str | Path, saved: dict[str, Any],
     diffs = [d.replace("net.", "model.", 1) if d.startswith("net.") else d
              for d in differences(got, want)]
     if diffs:
-        raise CheckpointMismatch(f"{path}: made for a different model: {'; '.join(diffs)}")
+        what = "for a different model" if all(d.startswith(("model.", "input_shape", "num_",
+                                                            "out_", "loss")) for d in diffs) \
+            else "with different settings"
+        raise CheckpointMismatch(f"{path}: made {what}: {'; '.join(diffs)}; resume with the "
+                                 f"settings it was made with, or start a new run")
+
+
+def load_problem(exc: Exception) -> str:
+    """Why torch.load failed, in one line. torch's message for a file holding more than
+    tensors advises `weights_only=False`, which runs whatever the file names: never repeat it."""
+    text = str(exc).strip()
+    if "Weights only load failed" in text or "weights_only" in text:
+        return ("it holds objects other than tensors and plain containers, so it is not a "
+                "sweeplab checkpoint and is not loaded")
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | None = None
@@ -73,8 +87,7 @@ def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | No
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: cannot load checkpoint ({first})") from None
+        raise ConfigError(f"{path}: cannot load checkpoint ({load_problem(exc)})") from None
     if expected is not None:
         check_matches(path, ckpt.get("hyper_parameters", {}), expected)
     return ckpt

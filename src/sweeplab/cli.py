@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from sweeplab.api import config_dir as packaged_config_dir
 from sweeplab.api import searchpath_override
 from sweeplab.errors import fail
+from sweeplab.folders import check_writable
 from sweeplab.sweep.compose import expand
 from sweeplab.sweep.preflight import (
     COMPOSE_ERRORS,
@@ -167,6 +168,8 @@ def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path
             finally:
                 HydraConfig.instance().cfg = None  # Hydra's own run sets it again
         folder = Path(base.hydra.sweep.dir) if multirun else None
+        check_writable(folder or Path(base.hydra.run.dir),
+                       "hydra.sweep.dir" if multirun else "hydra.run.dir")
     GlobalHydra.instance().clear()
     return folder
 

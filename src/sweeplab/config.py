@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import math
 import re
 from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
@@ -49,7 +50,9 @@ def one_of(value: str, key: str, allowed) -> None:
 
 
 def fraction_or_count(value: float, key: str) -> None:
-    require(value >= 0, key, f"must be a fraction in [0, 1) or a count >= 1, got {value}")
+    """A held-out split's size; 0 would leave its metric NaN, reported as if it were one."""
+    require(value > 0 and (value < 1 or float(value).is_integer()), key,
+            f"must be a fraction in (0, 1) or a whole count >= 1, got {value}")
 
 
 
@@ -144,6 +147,8 @@ class PolynomialConfig(DataConfig):
         super().__post_init__()
         require(self.high > self.low, "high", f"must be > low ({self.low})")
         require(self.n >= 2, "n", f"must be >= 2, got {self.n}")
+        require(self.n_val >= 1, "n_val", f"must be >= 1, got {self.n_val}")
+        require(self.n_test >= 1, "n_test", f"must be >= 1, got {self.n_test}")
 
 
 @dataclass
@@ -335,6 +340,12 @@ class InitConfig:
     scheme: str = MISSING
     bias: float | None = MISSING
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            require(not isinstance(value, float) or math.isfinite(value), f.name,
+                    f"must be a finite number, got {value}")
+
 
 @dataclass
 class DefaultInitConfig(InitConfig):
@@ -347,6 +358,7 @@ class UniformInitConfig(InitConfig):
     high: float = MISSING
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(self.high > self.low, "high", f"must be > low ({self.low})")
 
 
@@ -356,6 +368,7 @@ class NormalInitConfig(InitConfig):
     std: float = MISSING
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(self.std > 0, "std", f"must be > 0, got {self.std}")
 
 
@@ -365,6 +378,7 @@ class XavierInitConfig(InitConfig):
     gain: float = MISSING
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         one_of(self.distribution, "distribution", ("uniform", "normal"))
         require(self.gain > 0, "gain", f"must be > 0, got {self.gain}")
 
@@ -375,6 +389,7 @@ class HeInitConfig(InitConfig):
     nonlinearity: str = MISSING
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         one_of(self.distribution, "distribution", ("uniform", "normal"))
         one_of(self.nonlinearity, "nonlinearity", ("relu", "leaky_relu"))
 
@@ -484,8 +499,17 @@ class TrainerChecks:
     check_val_every_n_epoch: int | None = None
     log_every_n_steps: int | None = None
     enable_checkpointing: bool | None = None
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    limit_predict_batches: Any = None
+    accumulate_grad_batches: Any = None
+    devices: Any = None
+    strategy: Any = None
+    num_nodes: Any = None
 
     def __post_init__(self) -> None:
+        self.check_counts()
         require(self.enable_checkpointing is not False, "enable_checkpointing",
                 "must stay true: sweeplab's interrupt checkpoints are a Checkpoint callback")
         if self.accelerator is not None:
@@ -504,6 +528,40 @@ class TrainerChecks:
         for key in ("log_every_n_steps", "check_val_every_n_epoch"):
             value = getattr(self, key)
             require(value is None or value >= 1, key, f"must be >= 1, got {value}")
+
+    def check_counts(self) -> None:
+        """The values Lightning would reject with a traceback once the job starts."""
+        for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches",
+                    "limit_predict_batches"):
+            value = getattr(self, key)
+            require(value is None or (is_number(value) and (0 <= value <= 1 or (
+                    value > 1 and float(value).is_integer()))), key,
+                    f"must be a fraction in [0, 1] or a whole number of batches, got {value}")
+        for key in ("accumulate_grad_batches", "num_nodes"):
+            value = getattr(self, key)
+            require(value is None or (is_number(value) and int(value) == value and value >= 1),
+                    key, f"must be a whole number >= 1, got {value}")
+        devices = self.devices
+        require(devices is None or devices in ("auto", -1, "-1") or (
+                is_number(devices) and int(devices) == devices and devices >= 1) or (
+                isinstance(devices, list | tuple) and len(devices) > 0) or (
+                isinstance(devices, str) and devices.replace(",", "").strip().isdigit()),
+                "devices", f"must be auto, -1 (all), a count >= 1 or a list of device indices, "
+                           f"got {devices!r}")
+        if self.strategy is not None:
+            one_of(self.strategy, "strategy", strategies())
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@functools.cache
+def strategies() -> tuple[str, ...]:
+    """The strategy names Lightning's Trainer accepts as strings."""
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    return ("auto", *sorted(StrategyRegistry.available_strategies()))
 
 
 @functools.cache
@@ -524,6 +582,8 @@ def trainer_schema() -> type:
 METRICS = ("val/acc", "val/acc_best", "val/loss", "val/loss_best", "train/loss", "train/acc",
            "test/acc", "test/loss")
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeding accept 32-bit seeds
+#: torch's thread pool crashes (exit 139) when asked for far more threads than any machine has
+MAX_THREADS = 1024
 
 
 @dataclass
@@ -541,7 +601,10 @@ class RunConfig:
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.seed <= MAX_SEED, "seed", f"must be <= {MAX_SEED} (32 bits), got {self.seed}")
-        require(self.threads >= 0, "threads", f"must be >= 0 (0 = automatic), got {self.threads}")
+        require(0 <= self.threads <= MAX_THREADS, "threads",
+                f"must be 0 (automatic) to {MAX_THREADS}, got {self.threads}")
+        require(self.test or not self.optimized_metric.startswith("test/"), "optimized_metric",
+                f"{self.optimized_metric} needs test=true (the test set is not run)")
         if self.lab is not None:
             from sweeplab.labs import LABS
 
@@ -616,10 +679,11 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         except OmegaConfBaseException as exc:
             raise ConfigError(f"{group}: {str(exc).splitlines()[0]}") from None
 
-    typed: dict[str, Any] = {}
+    # the run's own keys first: groups interpolate them (data.seed: ${seed}), and a bad value
+    # is named where the user set it
+    top = {f.name: cfg[f.name] for f in fields(RunConfig) if f.name in cfg}
+    typed: dict[str, Any] = {"run": check_group("", top, RunConfig)}
     for group in GROUPS:
         node = plain(group)
         typed[group] = check_group(group, node, group_schema(group, node))
-    top = {f.name: cfg[f.name] for f in fields(RunConfig) if f.name in cfg}
-    typed["run"] = check_group("", top, RunConfig)
     return typed

@@ -40,6 +40,15 @@ class Interrupted(RuntimeError):
         self.signum, self.checkpoint = signum, checkpoint
 
 
+class StoppedAfterJob(Interrupted):
+    """A signal arrived once the job's training was over (its last step, validation or test):
+    the job completed and is recorded so; what comes after it (the sweep's next job) waits."""
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        super().__init__(signum, checkpoint)
+        self.args = (f"stopped by {signal.Signals(signum).name} after this job completed",)
+
+
 def outcome(exc: BaseException) -> tuple[str, str]:
     """The status and the one-line error that a job ended by `exc` records."""
     if isinstance(exc, Diverged):
@@ -196,6 +205,11 @@ class GracefulStop(Checkpoint):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.stop_if_asked(trainer)
+
+    def raise_if_asked_after_training(self) -> None:
+        """A request that came after the last safe point: honoured once the job is recorded."""
+        if self.signum is not None:
+            raise StoppedAfterJob(self.signum, self.path)
 
     def stop_if_asked(self, trainer: L.Trainer) -> None:
         if self.signum is None:

@@ -44,7 +44,8 @@ def set_threads(requested: int) -> int:
     """Torch threads for this job: as asked, or this process's cores over parallel jobs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = min(cores or 1, slurm.allocated_cpus() or cores or 1)  # unbound Slurm CPUs too
-    threads = requested or max(1, (cores or 1) // parallel_jobs())
+    # more threads than cores only adds contention (and far more crash torch's pool)
+    threads = min(requested, cores or 1) if requested else max(1, (cores or 1) // parallel_jobs())
     torch.set_num_threads(threads)
     return threads
 

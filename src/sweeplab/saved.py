@@ -67,11 +67,15 @@ def load_job(ckpt_path: str | Path) -> tuple[DictConfig, TensorDataModule, L.Lig
     if not ckpt_path.is_file():
         raise ConfigError(f"{ckpt_path}: no such checkpoint")
     cfg = job_config(job_dir(ckpt_path))
+    dm = build_datamodule(cfg)  # sweeplab's datasets only; nothing is read yet
     ckpt = load_checkpoint(ckpt_path, cfg)  # refuses weights of a different model
     hparams = dict(ckpt["hyper_parameters"])
     module = (Classifier if "num_classes" in hparams else Regressor)(**hparams)
-    module.load_state_dict(ckpt["state_dict"])
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:  # keys or shapes that do not fit the network
+        raise ConfigError(f"{ckpt_path}: weights do not fit the model it names "
+                          f"({' '.join(str(exc).split())[:200]})") from None
     module.eval()
-    dm = build_datamodule(cfg)
     dm.setup()
     return cfg, dm, module

@@ -74,8 +74,8 @@ def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[s
     return {f"train/{k}_eval": v for k, v in evaluate(module, dm.loader("train")).items()}
 
 
-def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
-        ckpt_path: Path | None = None) -> dict[str, float]:
+def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None = None,
+        stop: GracefulStop | None = None) -> dict[str, float]:
     """Train (from `ckpt_path` if given) and test one job; the final metrics."""
     started = time.time()
     module = build_module(cfg, dm)
@@ -83,7 +83,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path,
         load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
-    stop = GracefulStop(out / "checkpoints" / "last.ckpt")
+    stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
     callbacks += default_progress_bar(cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_class = trainer_args.pop("_target_")
@@ -125,6 +125,7 @@ def train(cfg: DictConfig) -> float | None:
         log.warning(f"{previous.folder}: already {previous.record.status}, skipped")
         return previous.record.value
     record = JobRecord(overrides=overrides)
+    stop = GracefulStop(out / "checkpoints" / "last.ckpt")
     if previous is not None and previous.checkpoint is not None:
         record.resumed_from = str(previous.checkpoint)
     try:
@@ -141,7 +142,7 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(int(cfg.seed), workers=False, verbose=False)
         dm.setup()  # bad data files fail here, with a DataError naming the file
         ckpt = previous.checkpoint if previous is not None else None
-        record.metrics = fit(cfg, dm, out, ckpt)
+        record.metrics = fit(cfg, dm, out, ckpt, stop)
         record.status = "completed"
     except BaseException as exc:
         record.status, record.error = outcome(exc)
@@ -152,6 +153,7 @@ def train(cfg: DictConfig) -> float | None:
         record.write(out)
         log.info(f"{record.status} in {record.duration_s:.1f} s: "
                  + (record.error or f"{record.optimized_metric} = {record.value:.4f}"))
+    stop.raise_if_asked_after_training()  # the job is complete; the sweep stops after it
     return record.value
 
 

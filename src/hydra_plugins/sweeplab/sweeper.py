@@ -18,6 +18,7 @@ class CheckedSweeper(Sweeper):
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.launcher: Launcher | None = None
+        self.lock: int | None = None  # the sweep folder's lock (sweeplab.sweep.lock)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:

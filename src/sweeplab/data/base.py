@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import lightning as L
 import torch
 from torch import Tensor
 
+from sweeplab.config import ConfigError
 from sweeplab.data.loader import TensorLoader, scale_inputs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,9 +59,15 @@ class TensorDataModule(L.LightningDataModule):
         """Return {"train": Split, "val": Split, "test": Split}."""
         raise NotImplementedError
 
+    #: the config key that sizes each held-out split, named when that split comes out empty
+    split_keys: dict[str, str] = {"val": "val_size", "test": "test_size"}
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            self.splits = self.load()
+            splits = self.load()
+            check_splits(splits, {split: f"data.{key}={getattr(self, key, '?')}"
+                                  for split, key in self.split_keys.items()})
+            self.splits = splits
 
     def scaled(self, x: Tensor) -> Tensor:
         """Stored inputs as the network sees them (the loader's scaling)."""
@@ -118,6 +128,23 @@ class TensorDataModule(L.LightningDataModule):
 
     def load_state_dict(self, state: dict) -> None:
         self.loader("train").epoch = int(state.get("train_epoch", 0))
+
+
+def check_splits(splits: dict[str, Split], settings: dict[str, str]) -> None:
+    """Every split must hold examples (an empty one reports a NaN metric as if it were one);
+    a validation split larger than what is left to train on is said out loud."""
+    sizes = {name: len(split.y) for name, split in splits.items()}
+    counts = ", ".join(f"{n} {name}" for name, n in sizes.items())
+    for name, n in sizes.items():
+        if n == 0:
+            given = ", ".join(dict.fromkeys(settings.values())) or "data's sizes"
+            raise ConfigError(f"the {name} split is empty ({counts}) with {given}; choose "
+                              f"sizes that leave every split at least one example")
+    held_out = settings.get("val", "").startswith("data.val_size")
+    if held_out and sizes.get("val", 0) > sizes.get("train", 0):
+        log.warning(f"{settings['val']} holds out {sizes['val']} examples for validation and "
+                    f"leaves {sizes['train']} to train on; a fraction (data.val_size=0.1) "
+                    f"scales with the dataset")
 
 
 def split_off(x: Tensor, y: Tensor, size: float, seed: int) -> tuple[Split, Split]:

@@ -56,6 +56,8 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
         what = "truncated" if len(data) - header < size else "has trailing bytes"
         raise DataError(path, f"{what}: the header says {shape} = {size} bytes of data, the file "
                               f"holds {len(data) - header}")
+    if size == 0:  # torch.frombuffer refuses an empty buffer; the caller names the problem
+        return torch.zeros(dims, dtype=torch.uint8)
     return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).view(*dims)
 
 

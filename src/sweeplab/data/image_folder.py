@@ -14,6 +14,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 class ImageFolderData(ImageData):
+    split_keys = {"val": "val_size", "test": "val_size"}  # test reports the held-out part
     def __init__(self, root: str, image_size: int = 64, channels: int = 3,
                  val_size: float = 0.2, standin: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -35,17 +36,28 @@ class ImageFolderData(ImageData):
     def _find_files(self) -> dict[str, list[Path]]:
         if not self.root.is_dir():
             raise DataError(self.root, "no such folder (data.root)")
-        classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        classes = sorted(p.name for p in self.visible(self.root) if p.is_dir())
         if len(classes) < 2:
             raise DataError(self.root, f"needs at least two class folders (one per class), "
                                        f"found {len(classes)} ({', '.join(classes) or 'none'})")
-        files = {name: sorted(p for p in (self.root / name).iterdir()
+        files = {name: sorted(p for p in self.visible(self.root / name)
                               if p.suffix.lower() in IMAGE_SUFFIXES) for name in classes}
         for name, found in files.items():
             if not found:
                 raise DataError(self.root / name, f"no images in this class folder (looked for "
                                                   f"{', '.join(sorted(IMAGE_SUFFIXES))})")
         return files
+
+    def visible(self, folder: Path) -> list[Path]:
+        """A folder's entries but hidden ones (`.ipynb_checkpoints`, `.DS_Store`); a link that
+        leads out of data.root is refused, so a shared tree cannot read files elsewhere."""
+        root = self.root.resolve()
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        for p in entries:
+            if p.is_symlink() and not p.resolve().is_relative_to(root):
+                raise DataError(p, f"a link to {p.resolve()}, outside data.root ({root}); "
+                                   f"copy the files in, or point data.root at their folder")
+        return entries
 
     @property
     def class_names(self) -> list[str]:

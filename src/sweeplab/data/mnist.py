@@ -43,11 +43,12 @@ class MNISTData(ImageData):
     dataset_name = "MNIST"
     #: other folders holding the four IDX .gz files, used before any download
     system_dirs: tuple[str, ...] = ()
+    split_keys = {"val": "val_size"}  # the test set is the official one
 
     def __init__(self, data_dir: str = "data", download: bool = True, val_size: float = 5000,
                  image_size: int = 28, train_size: float = 0, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).expanduser()
         self.download, self.val_size, self.image_size = download, val_size, image_size
         self.train_size = train_size
         self.input_shape = (1, image_size, image_size)
@@ -92,13 +93,18 @@ class MNISTData(ImageData):
         )
 
     def _try_download(self, cls) -> Exception | None:
-        """Let torchvision fetch the files; the error if that fails (None on success)."""
+        """Let torchvision fetch the files; the error if that fails (None on success). A failed
+        download leaves no empty folders behind (torchvision makes them before fetching)."""
+        made = [p for p in (self.raw_dir, self.raw_dir.parent, self.data_dir) if not p.exists()]
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # offline machines fail fast, not hang
         try:
             cls(str(self.data_dir), train=True, download=True)
             return None
         except Exception as exc:  # network failure, checksum mismatch, ...
+            for folder in made:  # innermost first; one that holds anything stays
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
             return exc
         finally:
             socket.setdefaulttimeout(previous)
@@ -108,6 +114,8 @@ class MNISTData(ImageData):
         that the validation split leaves images to train on."""
         files = self._ensure_files()
         n = read_count(files[FILES["train"][1]])
+        if n == 0:
+            raise DataError(files[FILES["train"][1]], "holds no labels (an empty IDX file)")
         if self.val_size >= 1 and int(self.val_size) >= n:
             raise ConfigError(f"data.val_size={int(self.val_size)} leaves no training images: "
                               f"{files[FILES['train'][1]].parent} holds {n}; use a smaller "

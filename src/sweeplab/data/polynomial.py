@@ -13,6 +13,7 @@ class PolynomialData(TensorDataModule):
     task = "regression"
     num_classes = 1
     input_shape = (1,)
+    split_keys = {"train": "n", "val": "n_val", "test": "n_test"}
 
     def __init__(self, coefficients: list[float] = (0.0, 0.0, 1.0), n: int = 40,
                  low: float = -1.0, high: float = 1.0, noise: float = 1.0, n_val: int = 40,

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from hydra.core.hydra_config import HydraConfig
@@ -34,6 +35,10 @@ def explain_parse_error(overrides: list[str]) -> str:
             parser.parse_overrides([o])
         except OverrideParseException as exc:
             first = str(exc).strip().splitlines()[0]
+            key, _, value = o.partition("=")
+            if value.startswith("~"):  # the shell expands ~ only at the start of a word
+                return (f"{o}: cannot parse this override: Hydra does not read ~ inside a "
+                        f"value; write the full path ({key}={os.path.expanduser(value)})")
             return f"{o}: cannot parse this override ({first}); {SWEEP_HINT}"
     return "cannot parse the overrides"
 
@@ -69,10 +74,18 @@ def unknown_key(key: str, overrides: list[str],
         cfg = compose(rest) if compose is not None and group != key else None
     except COMPOSE_ERRORS:
         cfg = None
+    if group == key:  # a top-level key: the run's settings and the groups are what exists
+        if cfg is None and compose is not None:
+            try:
+                cfg = compose(rest)
+            except COMPOSE_ERRORS:
+                cfg = None
+        known = ", ".join(str(k) for k in cfg if k != "hydra") if cfg is not None else ""
+        return (f"{key}: unknown key" + (f"; allowed: {known}" if known else "")
+                + " (a new key needs a leading +: +key=value)")
     node = cfg.get(group) if cfg is not None else None
     if not OmegaConf.is_dict(node):
-        hint = "; to add a new key, prefix it with + (+key=value)" if group == key else ""
-        return f"{key}: unknown key{hint}"
+        return f"{key}: unknown key"
     choice = cfg.hydra.runtime.choices.get(group) if "hydra" in cfg else None
     keys = ", ".join(str(k) for k in node if not str(k).startswith("_"))
     return f"{key}: unknown key for {group}={choice or '?'}; allowed: {keys}"

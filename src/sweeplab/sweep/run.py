@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
@@ -21,6 +22,7 @@ from sweeplab.errors import fail
 from sweeplab.record import JobRecord
 from sweeplab.sweep.compose import JobComposer, expand, job_name, swept
 from sweeplab.sweep.header import record_start
+from sweeplab.sweep.lock import lock_folder
 from sweeplab.sweep.preflight import COMPOSE_ERRORS, check_jobs, explain_compose_error
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,10 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
         jobs = expand(arguments, sweeper.params)
     except COMPOSE_ERRORS as exc:
         fail(explain_compose_error(exc, arguments))
+    if not jobs:  # e.g. seed=range(0,0): nothing would run, and exit 0 would say all went well
+        empty = [o.input_line for o in OverridesParser.create().parse_overrides(arguments)
+                 if o.is_sweep_override() and not list(o.sweep_string_iterator())]
+        fail(f"{' '.join(empty or arguments)}: no values to sweep over, so the sweep has no jobs")
     keys = swept(jobs)
     names = [job_name(job, keys) for job in jobs]
     # jobs named by their swept values alone when those tell them apart (not `seed=1,1`)
@@ -40,6 +46,7 @@ def checked_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[JobReturn
     composer = JobComposer(loader, config, keys)
     cfgs = check_jobs(jobs, composer)
     sweep_dir = Path(config.hydra.sweep.dir)
+    sweeper.lock = lock_folder(sweep_dir)  # held until this process ends
     record_start(sweep_dir, str(config.task_name), Path(config.hydra.runtime.cwd))
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
     launcher = sweeper.launcher
