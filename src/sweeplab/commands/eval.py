@@ -7,7 +7,6 @@ the training run reported. Writes them to <job dir>/eval_<split>.json as well.
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -16,8 +15,6 @@ import torch
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
 from sweeplab.saved import fail, job_dir, load_job, parse_args
-
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 def evaluate(ckpt_path: str, split: str = "test") -> dict[str, float]:
@@ -39,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                       {"ckpt_path": None, "split": "test", "threads": 1}, __doc__)
     if args.split not in ("test", "val"):
         fail(f"split={args.split}: allowed: test, val")
+    from sweeplab.cli import setup_process
+
+    setup_process()  # quiet third-party notices
     torch.set_num_threads(int(args.threads))
     try:
         metrics = evaluate(args.ckpt_path, args.split)

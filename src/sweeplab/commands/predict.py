@@ -11,15 +11,12 @@ import random
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")  # a file, not a window
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from sweeplab.config import ConfigError  # noqa: E402
-from sweeplab.data.errors import DataError  # noqa: E402
-from sweeplab.saved import fail, job_dir, load_job, parse_args  # noqa: E402
+from sweeplab.config import ConfigError
+from sweeplab.data.errors import DataError
+from sweeplab.saved import fail, job_dir, load_job, parse_args
 
 DEFAULTS = {"ckpt_path": None, "index": None, "seed": None, "out": None, "threads": 1}
 
@@ -71,7 +68,10 @@ def figure(x, probs, label: int, dm, index: int, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sweeplab.cli import setup_process
+
     args = parse_args(sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__)
+    setup_process()  # a PNG, not a window
     torch.set_num_threads(int(args.threads))
     try:
         _, dm, module = load_job(args.ckpt_path)
