@@ -112,10 +112,10 @@ def test_eval_and_predict_on_an_image_classifier(make_cfg, tmp_path, capsys):
     events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     events.Reload()
     tags = events.Tags()
-    assert {"val/predictions", "val/confusion_matrix", "test/predictions",
-            "test/confusion_matrix"} <= set(tags["images"])
+    assert {"~val/predictions", "~val/confusion_matrix", "~test/predictions",
+            "~test/confusion_matrix"} <= set(tags["images"])
     # figures on the scalars' step axis: each val figure at the step of a val/acc point
-    assert [e.step for e in events.Images("val/predictions")] == [
+    assert [e.step for e in events.Images("~val/predictions")] == [
         e.step for e in events.Scalars("val/acc")]
     assert any(t.startswith("weights/") for t in tags["histograms"])
     assert any(t.startswith("grads/") for t in tags["histograms"])
@@ -132,8 +132,28 @@ def test_2d_and_1d_data_get_regions_and_curves(make_cfg, tmp_path):
         train(cfg)
         events = EventAccumulator(str(tmp_path / name), size_guidance={"images": 0})
         events.Reload()
-        expected = "test/decision_regions" if name == "spiral" else "test/fit"
+        expected = "~test/decision_regions" if name == "spiral" else "~test/fit"
         assert expected in events.Tags()["images"]
+
+
+def test_learning_curves_are_the_first_tensorboard_cards(make_cfg, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from sweeplab.sweep.compare import read_event_curves
+
+    train(make_cfg(*TINY_SPIRAL, "callbacks.visualize.every_n_epochs=1"))
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    events.Reload()
+    scalars, images = events.Tags()["scalars"], events.Tags()["images"]
+    assert "epoch" not in scalars and {"~test/acc", "~test/loss"} <= set(scalars)
+    curves = sorted(t for t in scalars if t.startswith(("train/", "val/")))
+    # Time Series orders cards by tag: the learning curves before the test results and figures
+    assert sorted(scalars + images)[: len(curves)] == curves
+    assert {"train/loss", "val/loss", "val/acc"} <= set(curves)
+    # the comparison figures still put the curves on epochs
+    read = read_event_curves(tmp_path)
+    assert read["val/acc"][0] == read["train/loss"][0] == [1.0, 2.0]
+    assert read["test/acc"][0] == [2.0]
 
 
 def test_predict_and_eval_reject_bad_arguments(tmp_path, capsys):

@@ -17,12 +17,14 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
+from sweeplab.loggers import board_tag
+
 #: inputs drawn on 2-D / 1-D plots at most (a random subset beyond it)
 MAX_POINTS = 1000
 
 
 class Visualize(L.Callback):
-    """Figures in TensorBoard's Images tab under `val/` (every few epochs) and `test/` (at the
+    """Figures in TensorBoard's Images tab under `~val/` (every few epochs) and `~test/` (at the
     end), histograms under `weights/` and `grads/`."""
 
     def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 150,
@@ -83,8 +85,8 @@ class Visualize(L.Callback):
             return
         finally:
             module.train(was_training)
-        for tag, fig in figures:
-            writer.add_figure(f"{split}/{tag}", fig, step)  # closes the figure
+        for tag, fig in figures:  # after the learning curves in the Time Series view
+            writer.add_figure(board_tag(f"{split}/{tag}", figure=True), fig, step)  # closes it
 
     def figures(self, module, dm, split: str, shape: tuple) -> list:
         data = dm.splits[split]

@@ -14,7 +14,9 @@ import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
+from sweeplab.loggers import ASIDE
 from sweeplab.record import atomic_write
 from sweeplab.sweep.summary import (
     job_label,
@@ -45,21 +47,23 @@ def read_csv_curves(path: Path) -> dict[str, Curve]:
 
 
 def read_event_curves(job_dir: Path) -> dict[str, Curve]:
-    """Series from TensorBoard event files; steps are mapped to epochs via Lightning's `epoch`."""
+    """Series from TensorBoard event files, by metric name (`~test/acc` read as `test/acc`).
+
+    Steps are mapped to epochs completed by the `train/loss` points, one at each epoch's last
+    step (linear in between, for per-step series); without them x stays the step."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logging.getLogger("tensorboard").setLevel(logging.WARNING)  # one INFO line per event file
     acc = EventAccumulator(str(job_dir), size_guidance={"scalars": 0})
     acc.Reload()
-    tags = acc.Tags().get("scalars", [])
-    epoch_at = {e.step: e.value for e in acc.Scalars("epoch")} if "epoch" in tags else {}
+    tags = [t for t in acc.Tags().get("scalars", []) if t != "epoch"]  # older runs wrote it
+    ends = sorted({e.step for e in acc.Scalars("train/loss")}) if "train/loss" in tags else []
     curves: dict[str, Curve] = {}
     for tag in tags:
-        if tag == "epoch":
-            continue
         events = acc.Scalars(tag)
-        curves[tag] = ([epoch_at.get(e.step, e.step) + 1 for e in events],
-                       [e.value for e in events])
+        steps = [e.step for e in events]
+        xs = np.interp(steps, [0, *ends], range(len(ends) + 1)).tolist() if ends else steps
+        curves[tag.removeprefix(ASIDE)] = (xs, [e.value for e in events])
     return curves
 
 
