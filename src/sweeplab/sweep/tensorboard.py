@@ -2,9 +2,10 @@
 
 At the sweep dir's root (TensorBoard's run `.`): the experiment, whose columns are the swept keys
 (with their values as domains) and the job's status, and whose metrics are the optimised one first
-then the others, read as the last value of each job's own curve (`val/acc`, `test/acc` under its tag `~test/acc`); and a
-Text entry with the command and the settings every job shared. In each job's folder: its session
-(its swept values, status, start and end), so failed and diverged jobs are listed too.
+then the others, read as the last value of each job's own curve (`val/acc`; `test/acc` under its
+tag `~test/acc`); and a Text entry with the command and the settings every job shared. In each
+job's folder: its session (its swept values, status, start and end), so failed and diverged jobs
+are listed too.
 Written once the sweep's records are in; written again, the files replace the earlier ones.
 """
 
