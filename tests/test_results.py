@@ -136,6 +136,25 @@ def test_2d_and_1d_data_get_regions_and_curves(make_cfg, tmp_path):
         assert expected in events.Tags()["images"]
 
 
+def test_test_on_best_measures_the_weights_of_the_best_validation_epoch(make_cfg, tmp_path):
+    from sweeplab.sweep.compare import read_csv_curves
+
+    last = saved_job(make_cfg, tmp_path, "data=spiral", "data.n_per_class=100", "optim.lr=2",
+                     "trainer.max_epochs=8", "test_on=best", "logger=both",
+                     "callbacks.visualize.every_n_epochs=0", "callbacks.visualize.at_end=false")
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    val_acc = read_csv_curves(tmp_path / "metrics.csv")["val/acc"][1]
+    best_epoch = 1 + val_acc.index(max(val_acc))
+    assert record["tested_on"] == "best" and record["metrics"]["tested_epoch"] == best_epoch
+    assert best_epoch < len(val_acc)  # this run's last epoch is not its best
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    assert script("eval")["main"]([f"ckpt_path={best}"]) == 0
+    tested = json.loads((tmp_path / "eval_test.json").read_text())
+    assert tested["test/acc"] == record["metrics"]["test/acc"]
+    assert script("eval")["main"]([f"ckpt_path={last}"]) == 0  # the last epoch's: still kept
+    assert json.loads((tmp_path / "eval_test.json").read_text()) != tested
+
+
 def test_learning_curves_are_the_first_tensorboard_cards(make_cfg, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -71,6 +71,9 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
                and "left" in line for line in lines)
     assert any(line.startswith("[sweeplab] job 2/2 optim.lr=1000000.0: diverged") for line in lines)
     assert "| job |" not in result.stdout and "![" not in result.stdout
+    # a sweep's jobs are tested on their best epoch's weights (test_on=auto)
+    assert json.loads((sweep / "optim.lr=0.1" / "metrics.json").read_text())["tested_on"] == "best"
+    assert (sweep / "optim.lr=0.1" / "checkpoints" / "best.ckpt").is_file()
     # each job's train.log tells how it ended
     assert "diverged in" in (sweep / "optim.lr=1000000.0" / "train.log").read_text()
     md = (sweep / "summary.md").read_text()

@@ -88,6 +88,7 @@ def setup_process() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     for message in (r".*isinstance\(treespec, LeafSpec\).*",
                     r".*smaller than the logging interval.*",
+                    r"Checkpoint directory .* exists and is not empty",  # resume: last.ckpt
                     r"Encountered `nan` values in tensor"):  # a diverged job's epoch means
         warnings.filterwarnings("ignore", message=message)
 
