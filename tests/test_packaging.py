@@ -60,7 +60,7 @@ def test_help_shows_usage_groups_exit_codes_and_outputs():
     assert result.returncode == 0, result.stderr
     for text in ("Usage: sweeplab-train [-m]", "resume=true", "hparams_search=spiral_optuna",
                  "data: digits, fashion_mnist", "experiment: activation_functions",
-                 "== Exit codes ==", "128+N", "outputs/multirun/train/", "-sc install=bash",
+                 "== Exit codes ==", "128+N", "outputs/multirun/<task>/", "-sc install=bash",
                  "hydra.searchpath=[file://conf]"):
         assert text in result.stdout
 

@@ -78,6 +78,8 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
     assert "diverged in" in (sweep / "optim.lr=1000000.0" / "train.log").read_text()
     md = (sweep / "summary.md").read_text()
     assert "- swept: `optim.lr`" in md and "`data=spiral`" in md and "- command: `python " in md
+    # an ad-hoc sweep's task is named by its swept keys
+    assert "- task: `optim.lr`" in md and "`task_name=" not in md
 
 
 @pytest.mark.slow
@@ -135,6 +137,20 @@ def test_missing_mnist_files_stop_with_where_and_how_in_one_line(tmp_path):
     assert str(empty / "MNIST" / "raw") in lines[0]
     assert "train-images-idx3-ubyte" in lines[0] and "paths.data_dir" in lines[0]
     assert not (tmp_path / "outputs").exists()  # stopped before any job started
+
+
+def test_an_ad_hoc_sweep_is_filed_under_its_swept_keys():
+    from sweeplab.cli import ad_hoc_task_name
+
+    assert ad_hoc_task_name(["-m", "data=spiral", "model.activation=tanh,relu", "seed=0,1",
+                             "+trainer.foo=1"]) == "model.activation,seed"
+    assert ad_hoc_task_name(["-m", "hydra/launcher=joblib", "init=he,xavier"]) == "init"
+    # a named task keeps its name; a single run has no sweep to name it by
+    assert ad_hoc_task_name(["-m", "experiment=activations_spiral", "seed=0,1"]) is None
+    assert ad_hoc_task_name(["-m", "task_name=mine", "seed=0,1"]) is None
+    assert ad_hoc_task_name(["data=spiral", "seed=1"]) is None
+    folder = preflight(["-m", "data=spiral", "seed=0,1", "task_name=seed"], CONF, every_job=False)
+    assert folder.parent.name == "seed" and folder.parent.parent.name == "multirun"
 
 
 SWEEPS = [
