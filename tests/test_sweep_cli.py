@@ -143,7 +143,7 @@ def test_an_ad_hoc_sweep_is_filed_under_its_swept_keys():
     from sweeplab.cli import ad_hoc_task_name
 
     assert ad_hoc_task_name(["-m", "data=spiral", "model.activation=tanh,relu", "seed=0,1",
-                             "+trainer.foo=1"]) == "model.activation,seed"
+                             "+trainer.foo=1"]) == "model.activation+seed"
     assert ad_hoc_task_name(["-m", "hydra/launcher=joblib", "init=he,xavier"]) == "init"
     # a named task keeps its name; a single run has no sweep to name it by
     assert ad_hoc_task_name(["-m", "experiment=activations_spiral", "seed=0,1"]) is None

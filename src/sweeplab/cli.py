@@ -104,7 +104,7 @@ def first_value(o: Override) -> str:
 
 
 def ad_hoc_task_name(argv: list[str]) -> str | None:
-    """An ad-hoc sweep's task name: its swept keys (`model.activation,seed`), so that it gets its
+    """An ad-hoc sweep's task name: its swept keys (`model.activation+seed`), so that it gets its
     own folder under outputs/multirun/ rather than `train/`. None for a single run and for a
     sweep whose task is named (`task_name=`, an experiment, an hparams_search)."""
     if (not any(a in ("-m", "--multirun") for a in argv)
@@ -117,7 +117,9 @@ def ad_hoc_task_name(argv: list[str]) -> str | None:
     if any(o.key_or_group in ("task_name", "experiment", "hparams_search") for o in parsed):
         return None
     keys = [o.key_or_group for o in parsed if o.is_sweep_override()]
-    return safe_name(",".join(dict.fromkeys(keys))) if keys else None
+    name = safe_name("+".join(dict.fromkeys(keys)))  # a comma would make it a sweep of names
+    return name if keys and name.replace("+", "").replace(".", "").replace("_", "").isalnum() \
+        else None
 
 
 def group_options(group: str) -> list[str]:
