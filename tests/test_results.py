@@ -58,6 +58,8 @@ def test_seed_sweep_through_joblib_compares_jobs_and_groups_seeds(tmp_path):
     assert all(" | 2/2 | " in g for g in groups)
     assert_images(sweep)  # drawn at the end of the multirun
     assert "![curves_val_acc](curves_val_acc.png)" in md
+    assert_images(sweep, ["seeds_val_acc.png", "seeds_train_loss.png"])  # mean ± std bands
+    assert "![seeds_val_acc](seeds_val_acc.png)" in md
 
     # compare.py redraws them from the jobs' logs alone
     for name in FIGURES:
@@ -68,9 +70,10 @@ def test_seed_sweep_through_joblib_compares_jobs_and_groups_seeds(tmp_path):
     assert md.splitlines()[:12] == (sweep / "summary.md").read_text().splitlines()[:12]
     assert "figure:" in result.stdout
 
-    # a saved job of the sweep: eval.py repeats its test metrics, predict.py draws one point
+    # a saved job of the sweep: eval.py repeats its test metrics (on the best epoch's weights,
+    # which a sweep tests), predict.py draws one point
     job = next(p.parent for p in sweep.glob("*/metrics.json"))
-    ckpt = job / "checkpoints" / "last.ckpt"
+    ckpt = job / "checkpoints" / "best.ckpt"
     metrics = script("eval")["evaluate"](str(ckpt))
     trained = json.loads((job / "metrics.json").read_text())["metrics"]
     assert metrics["test/acc"] == trained["test/acc"]
@@ -173,6 +176,29 @@ def test_learning_curves_are_the_first_tensorboard_cards(make_cfg, tmp_path):
     read = read_event_curves(tmp_path)
     assert read["val/acc"][0] == read["train/loss"][0] == [1.0, 2.0]
     assert read["test/acc"][0] == [2.0]
+
+
+def test_prediction_captions_and_confusion_counts_are_legible_at_tensorboards_size():
+    import types
+
+    import torch
+
+    from sweeplab.visualize import confusion, image_grid
+
+    names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "Ankle boot"]
+    dm = types.SimpleNamespace(class_names=names, num_classes=10)
+    y = torch.arange(16) % 10
+    preds = torch.where(torch.arange(16) % 3 == 0, (y + 9) % 10, y)  # "Ankle boot (true T-shirt)"
+    for fig in (image_grid(torch.rand(16, 1, 28, 28), y, preds, dm),
+                confusion(preds.repeat(50), y.repeat(50), dm)):
+        fig.canvas.draw()
+        width = fig.get_size_inches()[0] * fig.dpi
+        assert width <= 540  # about TensorBoard's image card: shown near its own size
+        texts = [t for t in fig.axes[0].texts]
+        assert texts and min(t.get_fontsize() for t in texts) >= 9
+        boxes = [t.get_window_extent() for t in texts]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 def test_predict_and_eval_reject_bad_arguments(tmp_path, capsys):
