@@ -55,6 +55,7 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
     assert metrics[0] == "val/acc" and "optimised" in experiment.metric_infos[0].display_name
     # the test results' tags sort after the learning curves; HParams names them as usual
     assert {"~test/acc", "~test/loss", "val/loss"} <= set(metrics)
+    assert {"~test/acc", "~test/loss"} <= set(metrics[:5])  # among the five TensorBoard ticks
     assert {"test/acc", "test/loss"} <= {m.display_name for m in experiment.metric_infos}
     sessions = {run: tags["_hparams_/session_start_info"].session_start_info
                 for run, tags in data.items() if run != "."}
