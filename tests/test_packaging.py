@@ -60,7 +60,7 @@ def test_help_shows_usage_groups_exit_codes_and_outputs():
     assert result.returncode == 0, result.stderr
     for text in ("Usage: sweeplab-train [-m]", "resume=true", "hparams_search=spiral_optuna",
                  "data: digits, fashion_mnist", "experiment: activation_functions",
-                 "== Exit codes ==", "128+N", "outputs/multirun/train/", "-sc install=bash",
+                 "== Exit codes ==", "128+N", "outputs/multirun/<task>/", "-sc install=bash",
                  "hydra.searchpath=[file://conf]"):
         assert text in result.stdout
 
@@ -147,7 +147,8 @@ def test_wheel_installs_outside_the_repo_sweeps_and_evaluates(tmp_path):
     assert "| model.activation=tanh | tanh | completed |" in (sweep / "summary.md").read_text()
 
     job = next(p.parent for p in sweep.glob("*/metrics.json"))
-    evaluated = command("sweeplab-eval", f"ckpt_path={job / 'checkpoints' / 'last.ckpt'}")
+    # a sweep's job is tested on its best epoch's weights, kept in best.ckpt
+    evaluated = command("sweeplab-eval", f"ckpt_path={job / 'checkpoints' / 'best.ckpt'}")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     trained = json.loads((job / "metrics.json").read_text())["metrics"]
     assert json.loads((job / "eval_test.json").read_text())["test/acc"] == trained["test/acc"]

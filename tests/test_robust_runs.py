@@ -62,6 +62,15 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(step, tmp_path):
     assert resumed["metrics"] == reference["metrics"]
 
 
+@pytest.mark.parametrize("step", [2, 10], ids=["mid-epoch", "end-of-epoch-2"])
+def test_resumed_run_tests_the_same_best_epoch_as_an_uninterrupted_one(step, tmp_path):
+    reference = run_job(tmp_path / "reference", "test_on=best")
+    run_job(tmp_path / "job", "test_on=best", signal_at=step)
+    resumed = run_job(tmp_path / "job", "test_on=best", "resume=true")
+    assert resumed["tested_on"] == reference["tested_on"] == "best"
+    assert resumed["metrics"] == reference["metrics"]  # tested_epoch and test/acc included
+
+
 def test_resume_skips_a_completed_job(tmp_path):
     done = run_job(tmp_path, "trainer.max_epochs=1")
     again = run_job(tmp_path, "trainer.max_epochs=1", "resume=true")

@@ -53,7 +53,10 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
         0.1, 1e6]
     metrics = [m.name.tag for m in experiment.metric_infos]
     assert metrics[0] == "val/acc" and "optimised" in experiment.metric_infos[0].display_name
-    assert {"test/acc", "test/loss", "val/loss"} <= set(metrics)
+    # the test results' tags sort after the learning curves; HParams names them as usual
+    assert {"~test/acc", "~test/loss", "val/loss"} <= set(metrics)
+    assert {"~test/acc", "~test/loss"} <= set(metrics[:5])  # among the five TensorBoard ticks
+    assert {"test/acc", "test/loss"} <= {m.display_name for m in experiment.metric_infos}
     sessions = {run: tags["_hparams_/session_start_info"].session_start_info
                 for run, tags in data.items() if run != "."}
     assert {run: s.hparams["status"].string_value for run, s in sessions.items()} == {
@@ -61,7 +64,7 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
     assert sessions["optim.lr=0.1"].group_name == "optim.lr=0.1"
     # the metrics are the curves' last values: no one-point final/* charts among them
     tags = scalar_tags(sweep / "optim.lr=0.1")
-    assert {"val/acc", "test/acc", "train/loss"} <= tags
+    assert {"val/acc", "~test/acc", "train/loss"} <= tags and "epoch" not in tags
     assert not [t for t in tags if t.startswith("final/")]
     # the terminal: a line per job with i/N, its result and the time left; no Markdown
     lines = result.stdout.splitlines()
@@ -69,10 +72,15 @@ def test_hparams_open_on_the_swept_key_and_list_every_job_with_its_status(tmp_pa
                and "left" in line for line in lines)
     assert any(line.startswith("[sweeplab] job 2/2 optim.lr=1000000.0: diverged") for line in lines)
     assert "| job |" not in result.stdout and "![" not in result.stdout
+    # a sweep's jobs are tested on their best epoch's weights (test_on=auto)
+    assert json.loads((sweep / "optim.lr=0.1" / "metrics.json").read_text())["tested_on"] == "best"
+    assert (sweep / "optim.lr=0.1" / "checkpoints" / "best.ckpt").is_file()
     # each job's train.log tells how it ended
     assert "diverged in" in (sweep / "optim.lr=1000000.0" / "train.log").read_text()
     md = (sweep / "summary.md").read_text()
     assert "- swept: `optim.lr`" in md and "`data=spiral`" in md and "- command: `python " in md
+    # an ad-hoc sweep's task is named by its swept keys
+    assert "- task: `optim.lr`" in md and "`task_name=" not in md
 
 
 @pytest.mark.slow
@@ -130,6 +138,20 @@ def test_missing_mnist_files_stop_with_where_and_how_in_one_line(tmp_path):
     assert str(empty / "MNIST" / "raw") in lines[0]
     assert "train-images-idx3-ubyte" in lines[0] and "paths.data_dir" in lines[0]
     assert not (tmp_path / "outputs").exists()  # stopped before any job started
+
+
+def test_an_ad_hoc_sweep_is_filed_under_its_swept_keys():
+    from sweeplab.cli import ad_hoc_task_name
+
+    assert ad_hoc_task_name(["-m", "data=spiral", "model.activation=tanh,relu", "seed=0,1",
+                             "+trainer.foo=1"]) == "model.activation+seed"
+    assert ad_hoc_task_name(["-m", "hydra/launcher=joblib", "init=he,xavier"]) == "init"
+    # a named task keeps its name; a single run has no sweep to name it by
+    assert ad_hoc_task_name(["-m", "experiment=activations_spiral", "seed=0,1"]) is None
+    assert ad_hoc_task_name(["-m", "task_name=mine", "seed=0,1"]) is None
+    assert ad_hoc_task_name(["data=spiral", "seed=1"]) is None
+    folder = preflight(["-m", "data=spiral", "seed=0,1", "task_name=seed"], CONF, every_job=False)
+    assert folder.parent.name == "seed" and folder.parent.parent.name == "multirun"
 
 
 SWEEPS = [

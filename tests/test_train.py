@@ -16,6 +16,8 @@ def test_spiral_job_writes_metrics_checkpoint_and_tensorboard(make_cfg, tmp_path
     assert {"train/loss", "val/loss", "val/acc", "val/acc_best", "test/acc"} <= set(
         record["metrics"])
     assert list(tmp_path.glob("events.out.tfevents.*"))
+    # a single run is tested on its last epoch's weights (test_on=auto)
+    assert record["tested_on"] == "last" and not (tmp_path / "checkpoints" / "best.ckpt").exists()
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["hyper_parameters"]["net"]["_target_"] == "sweeplab.models.deep.DeepNet"
 

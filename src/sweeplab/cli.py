@@ -29,6 +29,7 @@ from sweeplab.api import config_dir as packaged_config_dir
 from sweeplab.api import searchpath_override
 from sweeplab.errors import fail
 from sweeplab.folders import check_writable
+from sweeplab.resolvers import safe_name
 from sweeplab.sweep.compose import expand
 from sweeplab.sweep.preflight import (
     COMPOSE_ERRORS,
@@ -89,6 +90,7 @@ def setup_process() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     for message in (r".*isinstance\(treespec, LeafSpec\).*",
                     r".*smaller than the logging interval.*",
+                    r"Checkpoint directory .* exists and is not empty",  # resume: last.ckpt
                     r"Encountered `nan` values in tensor"):  # a diverged job's epoch means
         warnings.filterwarnings("ignore", message=message)
 
@@ -100,6 +102,25 @@ def first_value(o: Override) -> str:
     if o.value_type == ValueType.INTERVAL_SWEEP:  # Optuna's interval(a,b), not enumerable
         return f"{o.get_key_element()}={o.value().start}"
     return f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()), None)}"
+
+
+def ad_hoc_task_name(argv: list[str]) -> str | None:
+    """An ad-hoc sweep's task name: its swept keys (`model.activation+seed`), so that it gets its
+    own folder under outputs/multirun/ rather than `train/`. None for a single run and for a
+    sweep whose task is named (`task_name=`, an experiment, an hparams_search)."""
+    if (not any(a in ("-m", "--multirun") for a in argv)
+            or any(a.split("=")[0] in PASS_THROUGH for a in argv)):
+        return None
+    try:
+        parsed = OverridesParser.create().parse_overrides(split_argv(argv)[0])
+    except COMPOSE_ERRORS:
+        return None  # the preflight says what is wrong
+    if any(o.key_or_group in ("task_name", "experiment", "hparams_search") for o in parsed):
+        return None
+    keys = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    name = safe_name("+".join(dict.fromkeys(keys)))  # a comma would make it a sweep of names
+    return name if keys and name.replace("+", "").replace(".", "").replace("_", "").isalnum() \
+        else None
 
 
 def group_options(group: str) -> list[str]:
@@ -182,6 +203,9 @@ def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
 
     setup_process()
     config_dir = config_dir or packaged_config_dir()
+    task = ad_hoc_task_name(sys.argv[1:])
+    if task is not None:  # before Hydra starts: every job and the sweep's folder see the same
+        sys.argv.append(f"task_name={task}")
     folder = preflight(sys.argv[1:], config_dir, every_job=False)  # the sweeper checks each job
     if folder is not None and not any(a.startswith("hydra.sweep.dir=") for a in sys.argv):
         sys.argv.append(f"hydra.sweep.dir={folder}")  # the folder whose summary is read below

@@ -581,6 +581,8 @@ def trainer_schema() -> type:
 #: what a job can optimise and sort by (the metrics the task modules log at epoch end)
 METRICS = ("val/acc", "val/acc_best", "val/loss", "val/loss_best", "train/loss", "train/acc",
            "test/acc", "test/loss")
+#: which weights the test measures (sweeplab.best_checkpoint)
+TEST_ON = ("auto", "best", "last")
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seeding accept 32-bit seeds
 #: torch's thread pool crashes (exit 139) when asked for far more threads than any machine has
 MAX_THREADS = 1024
@@ -596,9 +598,11 @@ class RunConfig:
     resume: bool = MISSING
     eval_train: bool = MISSING
     lab: str | None = MISSING
+    test_on: str = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
+        one_of(self.test_on, "test_on", TEST_ON)
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         require(self.seed <= MAX_SEED, "seed", f"must be <= {MAX_SEED} (32 bits), got {self.seed}")
         require(0 <= self.threads <= MAX_THREADS, "threads",

@@ -30,6 +30,9 @@ class JobRecord:
     status: str = "running"
     overrides: list[str] = field(default_factory=list)
     optimized_metric: str | None = None
+    #: the weights the test measured: "best" (by the optimised metric, metrics.tested_epoch)
+    #: or "last"
+    tested_on: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     duration_s: float | None = None

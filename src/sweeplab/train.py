@@ -22,6 +22,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sweeplab import resume
+from sweeplab.best_checkpoint import best_checkpoint, tested_on, tested_weights
 from sweeplab.checkpoints import load_checkpoint
 from sweeplab.checks import check_config
 from sweeplab.config import ConfigError
@@ -78,18 +79,21 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
         stop: GracefulStop | None = None) -> dict[str, float]:
     """Train (from `ckpt_path` if given) and test one job; the final metrics."""
     started = time.time()
+    metric = optimized_metric(cfg, dm.classifies)
     module = build_module(cfg, dm)
     if ckpt_path is not None:
         load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
     stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
+    best = best_checkpoint(cfg, metric, out)  # None: tested on the last epoch's weights
     callbacks += default_progress_bar(cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_class = trainer_args.pop("_target_")
     trainer: L.Trainer = get_class(trainer_class)(
         **trainer_args, logger=loggers or False,
-        callbacks=[*callbacks, DivergenceGuard(), stop], default_root_dir=str(out))
+        callbacks=[*callbacks, DivergenceGuard(), *([best] if best else []), stop],
+        default_root_dir=str(out))
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
         metrics = final_metrics(trainer)
@@ -99,13 +103,15 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
             trainer.validate(module, datamodule=dm, verbose=False)
             metrics.update(final_metrics(trainer))
         if cfg.test:
-            trainer.test(module, datamodule=dm, verbose=False)
-            metrics.update(final_metrics(trainer))
+            tested, about = tested_weights(best)
+            trainer.test(module, datamodule=dm, verbose=False, ckpt_path=tested,
+                         weights_only=True)
+            metrics.update(final_metrics(trainer) | about)
         if cfg.eval_train:
             metrics.update(train_set_metrics(module, dm))
     metrics["epochs"] = float(trainer.current_epoch)
     metrics["steps"] = float(trainer.global_step)
-    log_final(loggers, cfg, metrics, optimized_metric(cfg, dm.classifies), started)
+    log_final(loggers, cfg, metrics, metric, started)
     return metrics
 
 
@@ -143,6 +149,7 @@ def train(cfg: DictConfig) -> float | None:
         dm.setup()  # bad data files fail here, with a DataError naming the file
         ckpt = previous.checkpoint if previous is not None else None
         record.metrics = fit(cfg, dm, out, ckpt, stop)
+        record.tested_on = tested_on(cfg, record.metrics)
         record.status = "completed"
     except BaseException as exc:
         record.status, record.error = outcome(exc)

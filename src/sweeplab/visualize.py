@@ -17,16 +17,18 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
+from sweeplab.loggers import board_tag
+
 #: inputs drawn on 2-D / 1-D plots at most (a random subset beyond it)
 MAX_POINTS = 1000
 
 
 class Visualize(L.Callback):
-    """Figures in TensorBoard's Images tab under `val/` (every few epochs) and `test/` (at the
+    """Figures in TensorBoard's Images tab under `~val/` (every few epochs) and `~test/` (at the
     end), histograms under `weights/` and `grads/`."""
 
     def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 150,
-                 n_images: int = 32, histograms: bool = False) -> None:
+                 n_images: int = 16, histograms: bool = False) -> None:
         self.every_n_epochs, self.at_end = every_n_epochs, at_end
         self.grid_size, self.n_images, self.histograms = grid_size, n_images, histograms
         self._grads_due = False
@@ -83,8 +85,8 @@ class Visualize(L.Callback):
             return
         finally:
             module.train(was_training)
-        for tag, fig in figures:
-            writer.add_figure(f"{split}/{tag}", fig, step)  # closes the figure
+        for tag, fig in figures:  # after the learning curves in the Time Series view
+            writer.add_figure(board_tag(f"{split}/{tag}", figure=True), fig, step)  # closes it
 
     def figures(self, module, dm, split: str, shape: tuple) -> list:
         data = dm.splits[split]
@@ -178,32 +180,48 @@ def curve(module, dm, data):
     return fig
 
 
+#: figure sizes and fonts for TensorBoard's default image card (about 500 pixels wide): a figure
+#: 5 inches wide at 100 dpi is shown close to its own size, so 10 pt text stays legible
+TILE_INCHES = 1.25
+FONT = 10
+
+
 def image_grid(x: Tensor, y: Tensor, preds: Tensor, dm):
-    """The first images with their predicted class; mistakes in red with the true class.
+    """The first images with their predicted class above each; mistakes in red with the true
+    class on a second line.
 
-    One axes showing a tiled image (a subplot per image would cost ten times as much to draw)."""
+    One axes showing a tiled image (a subplot per image would cost ten times as much to draw),
+    with a white band above each image for its caption."""
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
 
-    n, cols, pad = len(x), min(8, len(x)), 2
-    rows = max(1, math.ceil(n / cols))
+    n, cols = len(x), min(4, len(x))
+    rows, (h, w), pad = max(1, math.ceil(n / cols)), x.shape[-2:], max(2, x.shape[-1] // 14)
+    band = round(h * 0.4)  # two caption lines
+    cell_h, cell_w = band + h + pad, w + pad
     imgs = x.float()
     lo, hi = imgs.amin(dim=(1, 2, 3), keepdim=True), imgs.amax(dim=(1, 2, 3), keepdim=True)
-    tiled = make_grid((imgs - lo) / (hi - lo).clamp_min(1e-8), nrow=cols, padding=pad,
-                      pad_value=1.0)
-    fig, ax = plt.subplots(figsize=(1.3 * cols, 1.45 * rows + 0.3))
-    ax.imshow(tiled.permute(1, 2, 0).numpy())
+    imgs = (imgs - lo) / (hi - lo).clamp_min(1e-8)
+    if imgs.shape[1] == 1:
+        imgs = imgs.expand(-1, 3, -1, -1)
+    canvas = torch.ones(3, rows * cell_h, cols * cell_w)
+    for i in range(n):
+        top, left = (i // cols) * cell_h + band, (i % cols) * cell_w + pad // 2
+        canvas[:, top: top + h, left: left + w] = imgs[i, :3]
+    title_in = 0.3
+    width = TILE_INCHES * cols
+    height = width * canvas.shape[1] / canvas.shape[2]
+    fig = plt.figure(figsize=(width, height + title_in))
+    ax = fig.add_axes((0, 0, 1, height / (height + title_in)))
+    ax.imshow(canvas.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.axis("off")
-    h, w = x.shape[-2] + pad, x.shape[-1] + pad
     names = dm.class_names
     for i in range(n):
         guess, truth = names[int(preds[i])], names[int(y[i])]
         right = guess == truth
-        ax.text((i % cols) * w + w / 2, (i // cols) * h + 1, guess if right else
-                f"{guess} (true {truth})", ha="center", va="bottom", fontsize=6,
-                color="black" if right else "red")
-    ax.set_title("predictions (red: wrong)", fontsize=9, pad=10)
-    fig.tight_layout()
+        ax.text((i % cols) * cell_w + cell_w / 2, (i // cols) * cell_h + band - 1,
+                guess if right else f"{guess}\n(true {truth})", ha="center", va="bottom",
+                fontsize=FONT, linespacing=1.0, color="black" if right else "red")
+    fig.suptitle("predictions (red: wrong)", fontsize=FONT + 1, y=1 - 0.05 * title_in)
     return fig
 
 
@@ -214,15 +232,23 @@ def confusion(preds: Tensor, y: Tensor, dm):
 
     k = dm.num_classes
     matrix = multiclass_confusion_matrix(preds, y.long(), num_classes=k)
-    fig, ax = plt.subplots(figsize=(1 + 0.45 * k, 1 + 0.45 * k))
+    font = FONT if k <= 10 else FONT - 2
+    long_names = max(len(str(c)) for c in dm.class_names) > 3
+    size = 1.2 + 0.34 * k + (0.6 if long_names else 0)
+    fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(matrix.numpy(), cmap="Blues")
     if k <= 20:
+        dark = float(matrix.max()) / 2
         for (i, j), v in zip(torch.cartesian_prod(torch.arange(k), torch.arange(k)).tolist(),
                              matrix.flatten().tolist(), strict=True):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=font - (1 if v >= 1000 else 0),
+                    color="white" if v > dark else "black")
     ticks = list(range(k))
-    ax.set_xticks(ticks, dm.class_names, fontsize=7, rotation=90 if k > 12 else 0)
-    ax.set_yticks(ticks, dm.class_names, fontsize=7)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    ax.set_xticks(ticks, dm.class_names, fontsize=font,
+                  rotation=45 if long_names else 0, ha="right" if long_names else "center")
+    ax.set_yticks(ticks, dm.class_names, fontsize=font)
+    ax.set_xlabel("predicted", fontsize=font)
+    ax.set_ylabel("true", fontsize=font)
+    ax.set_title("confusion matrix", fontsize=FONT + 1)
     fig.tight_layout()
     return fig

@@ -1,8 +1,9 @@
 """Test metrics of a saved model: `sweeplab-eval ckpt_path=<job>/checkpoints/last.ckpt`.
 
 Options: split=test|val (default test), threads=1. Rebuilds the job's DataModule from its
-.hydra/config.yaml and runs Lightning's test loop on the saved weights: the numbers are those
-the training run reported. Writes them to <job dir>/eval_<split>.json as well.
+.hydra/config.yaml and runs Lightning's test loop on the saved weights: on the checkpoint the
+job tested (best.ckpt in a sweep, last.ckpt in a single run) the numbers are those the training
+run reported. Writes them to <job dir>/eval_<split>.json as well.
 """
 
 import json

@@ -1,9 +1,10 @@
 """Figures that compare the jobs of a sweep, read from each job's own logs (no re-training).
 
 `compare(sweep_dir)` writes the summary table (summary.md, summary.csv), then one learning-curve
-figure per metric with every job on it, and a bar chart of each job's final optimised metric, and
-links the figures from summary.md. Curves come from the CSV logger's metrics.csv where a job has
-one, else from its TensorBoard event files.
+figure per metric with every job on it, one per metric with each configuration's mean ± std
+over its seeds (when some configuration ran on several seeds), and a bar chart of each job's
+final optimised metric, and links the figures from summary.md. Curves come from the CSV logger's
+metrics.csv where a job has one, else from its TensorBoard event files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
+from sweeplab.loggers import ASIDE
 from sweeplab.record import atomic_write
 from sweeplab.sweep.summary import (
     job_label,
@@ -45,21 +49,23 @@ def read_csv_curves(path: Path) -> dict[str, Curve]:
 
 
 def read_event_curves(job_dir: Path) -> dict[str, Curve]:
-    """Series from TensorBoard event files; steps are mapped to epochs via Lightning's `epoch`."""
+    """Series from TensorBoard event files, by metric name (`~test/acc` read as `test/acc`).
+
+    Steps are mapped to epochs completed by the `train/loss` points, one at each epoch's last
+    step (linear in between, for per-step series); without them x stays the step."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logging.getLogger("tensorboard").setLevel(logging.WARNING)  # one INFO line per event file
     acc = EventAccumulator(str(job_dir), size_guidance={"scalars": 0})
     acc.Reload()
-    tags = acc.Tags().get("scalars", [])
-    epoch_at = {e.step: e.value for e in acc.Scalars("epoch")} if "epoch" in tags else {}
+    tags = [t for t in acc.Tags().get("scalars", []) if t != "epoch"]  # older runs wrote it
+    ends = sorted({e.step for e in acc.Scalars("train/loss")}) if "train/loss" in tags else []
     curves: dict[str, Curve] = {}
     for tag in tags:
-        if tag == "epoch":
-            continue
         events = acc.Scalars(tag)
-        curves[tag] = ([epoch_at.get(e.step, e.step) + 1 for e in events],
-                       [e.value for e in events])
+        steps = [e.step for e in events]
+        xs = np.interp(steps, [0, *ends], range(len(ends) + 1)).tolist() if ends else steps
+        curves[tag.removeprefix(ASIDE)] = (xs, [e.value for e in events])
     return curves
 
 
@@ -105,8 +111,41 @@ def plot_curves(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: s
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=colors[r["job"]],
                 linestyle=styles[r["job"]], label=job_label(r, varying), alpha=0.85)
     ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, every job")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best", ncol=1 if len(drawn) <= 12 else 2)
+    save(fig, path)
+    return True
+
+
+def plot_seed_bands(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: str,
+                    path: Path) -> bool:
+    """Per configuration run on several seeds, the mean of `metric` over its completed seeds
+    with a band of one standard deviation, against epochs; False if no configuration has two
+    seeds with that curve."""
+    bands = []
+    for members in seed_groups(jobs).values():
+        runs = [curves[r["job"]][metric] for r in members
+                if r.get("status") == "completed" and metric in curves.get(r["job"], {})]
+        if len(runs) < 2:
+            continue
+        common = sorted(set.intersection(*(set(xs) for xs, _ in runs)))
+        ys = np.array([[dict(zip(xs, vals, strict=True))[x] for x in common] for xs, vals in runs])
+        bands.append((members[0], len(runs), common, ys.mean(0), ys.std(0, ddof=1)))
+    if not bands:
+        return False
+    varying, colors = varying_keys(jobs) - {"seed"}, job_colors(jobs)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for first, n, xs, mean, std in bands:
+        color = colors[first["job"]]
+        label = job_label(first, varying) if varying else "every job"
+        ax.plot(xs, mean, color=color, marker="." if len(xs) < 30 else None,
+                label=f"{label} ({n} seeds)")
+        ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+    ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, mean ± std over seeds")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best", ncol=1 if len(bands) <= 12 else 2)
     save(fig, path)
     return True
 
@@ -153,6 +192,10 @@ def add_figures(sweep_dir: Path, jobs: list[dict] | None = None) -> list[Path]:
     for m in CURVE_METRICS:
         path = sweep_dir / figure_name(m, "curves")
         if plot_curves(jobs, curves, m, path):
+            paths.append(path)
+    for m in CURVE_METRICS:
+        path = sweep_dir / figure_name(m, "seeds")
+        if plot_seed_bands(jobs, curves, m, path):
             paths.append(path)
     path = sweep_dir / figure_name(metric, "final")
     if plot_final(jobs, metric, path):

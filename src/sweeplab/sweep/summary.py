@@ -39,8 +39,9 @@ def swept_keys(jobs: list[dict]) -> list[str]:
 
 
 def constants(jobs: list[dict]) -> list[str]:
-    """The overrides every job of the sweep shares (`data=digits`), in the command's order."""
-    swept = set(swept_keys(jobs))
+    """The overrides every job of the sweep shares (`data=digits`), in the command's order; not
+    `task_name`, which the header names."""
+    swept = {*swept_keys(jobs), "task_name"}
     return [o for o in (jobs[0].get("overrides") or [] if jobs else [])
             if o.partition("=")[0] not in swept]
 

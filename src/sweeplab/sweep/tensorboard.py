@@ -2,9 +2,10 @@
 
 At the sweep dir's root (TensorBoard's run `.`): the experiment, whose columns are the swept keys
 (with their values as domains) and the job's status, and whose metrics are the optimised one first
-then the others, read as the last value of each job's own curve (`val/acc`, `test/acc`); and a
-Text entry with the command and the settings every job shared. In each job's folder: its session
-(its swept values, status, start and end), so failed and diverged jobs are listed too.
+then the others, read as the last value of each job's own curve (`val/acc`; `test/acc` under its
+tag `~test/acc`); and a Text entry with the command and the settings every job shared. In each
+job's folder: its session (its swept values, status, start and end), so failed and diverged jobs
+are listed too.
 Written once the sweep's records are in; written again, the files replace the earlier ones.
 """
 
@@ -19,6 +20,7 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from torch.utils.tensorboard.summary import text
 from torch.utils.tensorboard.writer import FileWriter
 
+from sweeplab.loggers import board_tag
 from sweeplab.record import STATUSES
 from sweeplab.sweep.header import read_header
 from sweeplab.sweep.summary import (
@@ -63,11 +65,14 @@ def metric_tags(metrics: dict[str, float]) -> list[str]:
 
 def experiment(keys: list[str], values: dict[str, list], metric: str,
                metrics: list[str]) -> Summary:
-    """The experiment config: swept keys first, then status; the optimised metric first."""
+    """The experiment config: swept keys first, then status; the optimised metric first, then
+    the test results."""
     hparams = [hp.HParam(k, hp.Discrete(sorted(set(values[k])))) for k in keys]
     hparams.append(hp.HParam(STATUS, hp.Discrete(list(STATUSES))))
-    shown = [hp.Metric(metric, display_name=f"{metric} (optimised)")]
-    shown += [hp.Metric(m) for m in metrics if m != metric]
+    shown = [hp.Metric(board_tag(metric), display_name=f"{metric} (optimised)")]
+    # TensorBoard ticks the first five: the test results right after the optimised metric
+    rest = sorted((m for m in metrics if m != metric), key=lambda m: not m.startswith("test/"))
+    shown += [hp.Metric(board_tag(m), display_name=m) for m in rest]
     return hp.hparams_config_pb(hparams, shown)
 
 

@@ -1,0 +1,32 @@
+"""The TensorBoard logger sweeplab configures: learning curves first in the Time Series view.
+
+TensorBoard's Time Series sorts its cards by tag and groups them by the part before the first
+`/`, so Lightning's `epoch` counter and the one-point `test/*` results came before `train/` and
+`val/`. Here the `epoch` counter is not written (the step axis is the optimiser step, for
+scalars and figures alike; `sweep.compare` finds the epochs from the `train/loss` points), and
+whatever is not a learning curve (the test results, the figures) goes under a section whose
+name starts with `~`, which sorts after every letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lightning.pytorch.loggers import TensorBoardLogger
+
+#: what TensorBoard tags start with when they are not learning curves
+ASIDE = "~"
+
+
+def board_tag(name: str, figure: bool = False) -> str:
+    """The TensorBoard tag of metric or figure `name`: `test/acc` -> `~test/acc`, a figure
+    `val/predictions` -> `~val/predictions`; the learning curves keep their names."""
+    return f"{ASIDE}{name}" if figure or name.startswith("test/") else name
+
+
+class CurvesFirstTensorBoardLogger(TensorBoardLogger):
+    """Lightning's TensorBoard logger without its `epoch` scalar, the test results aside."""
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        super().log_metrics({board_tag(k): v for k, v in metrics.items() if k != "epoch"},
+                            step)
