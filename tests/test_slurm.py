@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from conftest import QUIET, ROOT, compose_config
 from sweeplab.train import train
@@ -205,7 +206,7 @@ def test_scancel_of_one_job_is_recorded_and_the_sweep_finishes_the_others(tmp_pa
     array = array_id(read_line(proc, "submitted"))
     marker = wait_for("a job to be training", lambda: next(sweep.glob("*/training"), None),
                       proc=proc)
-    num = marker.parent.name.split("_")[0]
+    num = OmegaConf.load(marker.parent / ".hydra" / "hydra.yaml").hydra.job.num  # array index
     subprocess.run(["scancel", f"{array}_{num}"], check=True)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 1, err[-3000:]
