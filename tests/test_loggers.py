@@ -55,8 +55,8 @@ def test_batched_sweep_logs_every_job_to_one_mlflow_store(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "training 2 jobs as one stacked model" in result.stdout
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    runs = {r.info.run_name: r for r in
-            client.search_runs([client.get_experiment_by_name("train").experiment_id])}
+    experiment = client.get_experiment_by_name("optim.lr")  # an ad-hoc sweep's task name
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     jobs = sorted(sweep.glob("*/metrics.json"))
     assert sorted(runs) == [path.parent.name for path in jobs]  # one run per job, named by it
     for path in jobs:
