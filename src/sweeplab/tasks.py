@@ -64,18 +64,23 @@ class TaskModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def log_step_loss(self, loss: Tensor, batch_size: int) -> None:
-        """Log train/loss_step on the steps Lightning writes to the loggers, and only those.
-
-        `self.log` costs about as much as a small model's whole step; Lightning keeps only the
-        value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
-        so the logged values are the same.
-        """
-        trainer = self.trainer
-        every = trainer.log_every_n_steps
-        if (trainer.fast_dev_run or trainer.should_stop or trainer.accumulate_grad_batches > 1
-                or (every and (trainer.global_step + 1) % every == 0)):
+        """Log train/loss_step on the steps Lightning writes to the loggers (`logs_this_step`)."""
+        if logs_this_step(self.trainer):
             self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
                      batch_size=batch_size)
+
+
+def logs_this_step(trainer: L.Trainer) -> bool:
+    """Whether Lightning writes this training step's logged values to the loggers.
+
+    `self.log` costs about as much as a small model's whole step; Lightning keeps only the
+    value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
+    so logging on those steps only gives the same logs.
+    """
+    every = trainer.log_every_n_steps
+    return bool(trainer.fast_dev_run or trainer.should_stop
+                or trainer.accumulate_grad_batches > 1
+                or (every and (trainer.global_step + 1) % every == 0))
 
 
 class Classifier(TaskModule):
@@ -112,18 +117,23 @@ class Classifier(TaskModule):
         return logits.softmax(dim=-1)
 
     def loss_and_preds(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch's mean loss and the predicted classes, for the logits of one model (B, C)
+        or of a stack of models (M, B, C): the loss then has one value per model (M,)."""
         if self.binary_head:
             logits = logits.squeeze(-1)
-            target = y.float()
+            target = y.float().expand_as(logits)
             if self.loss_name == "mse":
-                loss = F.mse_loss(torch.sigmoid(logits), target)
+                loss = F.mse_loss(torch.sigmoid(logits), target, reduction="none")
             else:
-                loss = F.binary_cross_entropy_with_logits(logits, target)
-            return loss, (logits > 0).long()
+                loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            return loss.mean(-1), (logits > 0).long()
         if self.loss_name == "mse":
-            loss = F.mse_loss(logits.softmax(-1), F.one_hot(y, self.num_classes).float())
+            one_hot = F.one_hot(y, self.num_classes).float().expand_as(logits)
+            loss = F.mse_loss(logits.softmax(-1), one_hot, reduction="none").flatten(-2).mean(-1)
         else:
-            loss = F.cross_entropy(logits, y)
+            target = y.expand(logits.shape[:-1])
+            loss = F.cross_entropy(logits.flatten(0, -2), target.flatten(), reduction="none")
+            loss = loss.view(target.shape).mean(-1)
         return loss, logits.argmax(-1)
 
     def _step(self, batch, stage: str) -> Tensor:
@@ -179,15 +189,21 @@ class Regressor(TaskModule):
         self.val_loss_best = MinMetric()
         keep_in_checkpoints(self)
 
+    def loss_and_preds(self, out: Tensor, y: Tensor) -> tuple[Tensor, None]:
+        """The batch's mean squared error, for one model's outputs (B, K) or a stack's
+        (M, B, K): one value per model (M,). Regression has no predicted classes."""
+        loss = F.mse_loss(out, y.expand_as(out), reduction="none").flatten(-2).mean(-1)
+        return loss, None
+
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch
-        loss = F.mse_loss(self(x), y)
+        loss, _ = self.loss_and_preds(self(x), y)
         getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, y = batch
-        loss = F.mse_loss(self(x), y)
+        loss, _ = self.loss_and_preds(self(x), y)
         self.train_sums.update(loss.detach(), len(y))
         self.log_step_loss(loss, len(y))
         return loss
