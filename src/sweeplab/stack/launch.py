@@ -167,7 +167,7 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> 
         if ckpt_path is not None:
             m.record.resumed_from = str(ckpt_path)
         m.record.write(m.out)
-    stack = StackModule(modules, rng_states,
+    stack = StackModule(modules, [int(m.cfg.seed) for m in members], rng_states,
                         [OmegaConf.to_container(m.cfg.optim) for m in members],
                         int(first.trainer.max_epochs))
     loggers = []

@@ -40,11 +40,16 @@ def member_generator(seed_state: Tensor) -> torch.Generator:
 
 
 class StackModule(L.LightningModule):
-    def __init__(self, members: list[TaskModule], rng_states: list[Tensor],
+    def __init__(self, members: list[TaskModule], seeds: list[int], rng_states: list[Tensor],
                  optims: list[dict[str, Any]], max_epochs: int) -> None:
+        """`rng_states[i]`: torch's CPU random state right after member i was built (where its
+        job's dropout masks start); on a GPU a job draws them from the device's generator,
+        seeded with its seed (`seeds[i]`)."""
         super().__init__()
         self.members, self.optims, self.max_epochs = members, optims, max_epochs
+        self.seeds = seeds
         self.generators = [member_generator(s) for s in rng_states]
+        self.pending_generators: list[Tensor] | None = None
         self.groups: list[range] = []
         start = 0
         while start < len(members):
@@ -54,7 +59,7 @@ class StackModule(L.LightningModule):
             self.groups.append(range(start, stop))
             start = stop
         self.nets = torch.nn.ModuleList(
-            StackedNet([members[i].net for i in g], self.generators[g.start:g.stop])
+            StackedNet([members[i].net for i in g], self.generators, g.start)
             for g in self.groups)
         self.classifies = isinstance(members[0], Classifier)
         self.register_buffer("active", torch.ones(len(members), dtype=torch.bool))
@@ -175,12 +180,20 @@ class StackModule(L.LightningModule):
         self.nets[group].write_member(i - self.groups[group].start, self.members[i].net)
         return self.members[i]
 
+    def on_fit_start(self) -> None:
+        if self.device.type != "cpu" and self.generators[0].device != self.device:
+            for i, seed in enumerate(self.seeds):  # in place: the dropout layers hold the list
+                self.generators[i] = torch.Generator(self.device).manual_seed(seed)
+        if self.pending_generators is not None:
+            for g, saved in zip(self.generators, self.pending_generators, strict=True):
+                g.set_state(saved)
+            self.pending_generators = None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["stack"] = {"generators": [g.get_state() for g in self.generators],
                                "diverged": dict(self.diverged)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("stack", {})
-        for g, saved in zip(self.generators, state.get("generators", []), strict=False):
-            g.set_state(saved)
+        self.pending_generators = state.get("generators")  # set once on the training device
         self.diverged = {int(k): v for k, v in state.get("diverged", {}).items()}

@@ -115,24 +115,27 @@ class RunBatchNorm(nn.Module):
 
 
 class MemberDropout(nn.Module):
-    """Each member's dropout with its own rate, its mask drawn from its own generator."""
+    """Each member's dropout with its own rate, its mask drawn from its own generator
+    (`generators[first + k]` for the run's k-th member; the stack owns the list)."""
 
-    def __init__(self, rates: list[float], generators: list[torch.Generator]) -> None:
+    def __init__(self, rates: list[float], generators: list[torch.Generator],
+                 first: int) -> None:
         super().__init__()
-        self.rates, self.generators = rates, generators
+        self.rates, self.generators, self.first = rates, generators, first
 
     def forward(self, z: Tensor) -> Tensor:
         if not self.training:
             return z
-        return torch.stack([dropout(z[i], p, g) for i, (p, g) in
-                            enumerate(zip(self.rates, self.generators, strict=True))])
+        return torch.stack([dropout(z[k], p, self.generators[self.first + k])
+                            for k, p in enumerate(self.rates)])
 
 
 class Run(nn.Module):
     """Members [start, stop) of a stack, which share the layers after a Linear."""
 
     def __init__(self, start: int, tails: list[list[nn.Module]],
-                 generators: list[torch.Generator], norm: StackedBatchNorm | None) -> None:
+                 generators: list[torch.Generator], offset: int,
+                 norm: StackedBatchNorm | None) -> None:
         super().__init__()
         self.start, self.stop = start, start + len(tails)
         layers: list[nn.Module] = []
@@ -141,7 +144,8 @@ class Run(nn.Module):
             if isinstance(layer, nn.BatchNorm1d):
                 layers.append(RunBatchNorm(norm, self.start, self.stop))
             elif isinstance(layer, Dropout):
-                layers.append(MemberDropout([m.p for m in column], generators))
+                layers.append(MemberDropout([m.p for m in column], generators,
+                                            offset + start))
             else:  # an activation: no weights, the same for the whole run
                 layers.append(copy.deepcopy(layer))
         self.layers = nn.Sequential(*layers)
@@ -153,7 +157,9 @@ class Run(nn.Module):
 class StackedNet(nn.Module):
     """Networks of the same layer sizes as one; members may differ after each Linear."""
 
-    def __init__(self, nets: list[nn.Module], generators: list[torch.Generator]) -> None:
+    def __init__(self, nets: list[nn.Module], generators: list[torch.Generator],
+                 offset: int = 0) -> None:
+        """`generators[offset + i]` draws member i's dropout masks."""
         super().__init__()
         per_member = [blocks(net) for net in nets]
         self.linears = nn.ModuleList(
@@ -172,7 +178,7 @@ class StackedNet(nn.Module):
                 stop = start + 1
                 while stop < len(nets) and signature(tails[stop]) == signature(tails[start]):
                     stop += 1
-                runs.append(Run(start, tails[start:stop], generators[start:stop], norm))
+                runs.append(Run(start, tails[start:stop], generators, offset, norm))
                 start = stop
             self.runs.append(runs)
 
