@@ -100,37 +100,53 @@ class StackedOptimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                delta = self.delta(group, p, p.grad, self.state[p])
+                scale, direction = self.direction(group, p, p.grad, self.state[p])
                 if everyone:
-                    p.sub_(delta)
+                    p.addcmul_(scale, direction, value=-1)
                 else:
                     p.copy_(torch.where(self.setting(group, "active", p, torch.bool),
-                                        p - delta, p))
+                                        p - scale * direction, p))
         return loss
 
-    def delta(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> Tensor:
-        """What this step subtracts from the stacked parameter p."""
+    def direction(self, group: dict, p: Tensor, grad: Tensor,
+                  state: dict) -> tuple[Tensor, Tensor]:
+        """(scale, direction): this step subtracts scale * direction from the parameter p."""
         raise NotImplementedError
+
+
+def any_of(group: dict, key: str) -> bool:
+    """Whether any member has a non-zero (or true) `key` (group settings stay on the CPU)."""
+    return bool((group[key] != 0).any())
 
 
 class StackedSGD(StackedOptimizer):
     """torch.optim.SGD per member: lr, momentum, dampening, weight decay, Nesterov."""
 
-    def delta(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> Tensor:
+    def direction(self, group: dict, p: Tensor, grad: Tensor,
+                  state: dict) -> tuple[Tensor, Tensor]:
         d_p = grad
-        if bool((group["weight_decay"] != 0).any()):
-            d_p = grad + self.setting(group, "weight_decay", p) * p
-        if bool((group["momentum"] != 0).any()):
+        if any_of(group, "weight_decay"):
+            d_p = grad.addcmul(self.setting(group, "weight_decay", p), p)
+        if any_of(group, "momentum"):
             momentum = self.setting(group, "momentum", p)
             if "momentum_buffer" not in state:
                 buf = state["momentum_buffer"] = d_p.clone()
             else:
                 buf = state["momentum_buffer"]
-                buf.mul_(momentum).add_((1 - self.setting(group, "dampening", p)) * d_p)
+                buf.mul_(momentum)
+                if any_of(group, "dampening"):
+                    buf.addcmul_(1 - self.setting(group, "dampening", p), d_p)
+                else:
+                    buf.add_(d_p)
             # a member without momentum gets buf == d_p: its plain SGD step
-            d_p = torch.where(self.setting(group, "nesterov", p, torch.bool),
-                              d_p + momentum * buf, buf)
-        return self.setting(group, "lr", p) * d_p
+            if not any_of(group, "nesterov"):
+                d_p = buf
+            elif bool(group["nesterov"].all()):
+                d_p = d_p.addcmul(momentum, buf)
+            else:
+                d_p = torch.where(self.setting(group, "nesterov", p, torch.bool),
+                                  d_p.addcmul(momentum, buf), buf)
+        return self.setting(group, "lr", p), d_p
 
 
 class StackedAdam(StackedOptimizer):
@@ -138,7 +154,8 @@ class StackedAdam(StackedOptimizer):
 
     decoupled = False
 
-    def delta(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> Tensor:
+    def direction(self, group: dict, p: Tensor, grad: Tensor,
+                  state: dict) -> tuple[Tensor, Tensor]:
         if not state:
             state["step"] = torch.zeros((), dtype=torch.float64)
             state["exp_avg"] = torch.zeros_like(p)
@@ -146,18 +163,20 @@ class StackedAdam(StackedOptimizer):
         state["step"] += 1
         step = float(state["step"])
         lr, decay = self.setting(group, "lr", p), self.setting(group, "weight_decay", p)
-        if not self.decoupled:
-            grad = grad + decay * p
+        if not self.decoupled and any_of(group, "weight_decay"):
+            grad = grad.addcmul(decay, p)
         beta1, beta2 = (self.setting(group, k, p, torch.float64) for k in ("beta1", "beta2"))
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, (1 - beta1).to(p.dtype))
-        exp_avg_sq.mul_(beta2.to(p.dtype)).add_((1 - beta2).to(p.dtype) * grad * grad)
+        exp_avg_sq.mul_(beta2.to(p.dtype)).addcmul_((1 - beta2).to(p.dtype) * grad, grad)
         lr64 = self.setting(group, "lr", p, torch.float64)
         step_size = (lr64 / (1 - beta1 ** step)).to(p.dtype)
         bias2_sqrt = (1 - beta2 ** step).sqrt().to(p.dtype)
         denom = (exp_avg_sq.sqrt() / bias2_sqrt).add_(self.setting(group, "eps", p))
-        delta = step_size * exp_avg / denom
-        return delta + lr * decay * p if self.decoupled else delta
+        direction = exp_avg / denom
+        if self.decoupled:  # AdamW: p * (1 - lr * decay) - step_size * direction
+            return torch.ones_like(step_size), direction.mul_(step_size).addcmul_(lr * decay, p)
+        return step_size, direction
 
 
 class StackedAdamW(StackedAdam):
