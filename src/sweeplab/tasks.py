@@ -12,7 +12,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric, Metric, MinMetric
+from torchmetrics import MaxMetric, Metric, MinMetric
 from torchmetrics.classification import Accuracy
 
 from sweeplab.config import model_class
@@ -29,12 +29,6 @@ def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_feature
     if init:
         init_weights(model, **init)
     return model
-
-
-def loss_mean() -> MeanMetric:
-    """A running mean of the loss that keeps NaN (a diverged run shows NaN, not a survivor mean)
-    and never checks values on the host, so updates need no device sync."""
-    return MeanMetric(nan_strategy="disable")
 
 
 def keep_in_checkpoints(module: nn.Module) -> None:
@@ -62,6 +56,11 @@ class TaskModule(L.LightningModule):
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def mean_loss(self, sums: EpochSums) -> Tensor:
+        """The epoch's loss, weighted by batch size over every batch (and rank); NaN if none."""
+        means = sums.compute(self.trainer.strategy)
+        return means[0] if means is not None else torch.tensor(float("nan"))
 
     def log_step_loss(self, loss: Tensor, batch_size: int) -> None:
         """Log train/loss_step on the steps Lightning writes to the loggers (`logs_this_step`)."""
@@ -102,10 +101,11 @@ class Classifier(TaskModule):
         task = "binary" if binary_head else "multiclass"
         acc = {"task": task} if binary_head else {"task": task, "num_classes": num_classes}
         acc["validate_args"] = False  # its checks read values back to the host every step
-        # training sums its loss and hits in plain tensors (torchmetrics costs ~0.1 ms a step)
-        self.train_sums = EpochSums()
+        # losses are summed in plain tensors, weighted by batch size (torchmetrics costs ~0.1 ms
+        # a step, and its MeanMetric(nan_strategy="disable") ignores the weights); a diverged
+        # run's NaN stays NaN
+        self.train_sums, self.val_sums, self.test_sums = EpochSums(), EpochSums(), EpochSums()
         self.val_acc, self.test_acc = Accuracy(**acc), Accuracy(**acc)
-        self.val_loss, self.test_loss = loss_mean(), loss_mean()
         self.val_acc_best = MaxMetric()
         keep_in_checkpoints(self)
 
@@ -139,7 +139,7 @@ class Classifier(TaskModule):
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch
         loss, preds = self.loss_and_preds(self(x), y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        getattr(self, f"{stage}_sums").update(loss.detach(), len(y))
         getattr(self, f"{stage}_acc").update(preds, y)
         return loss
 
@@ -162,7 +162,7 @@ class Classifier(TaskModule):
 
     def on_validation_epoch_end(self) -> None:
         acc = self.val_acc.compute()
-        self.log("val/loss", self.val_loss, prog_bar=True)
+        self.log("val/loss", self.mean_loss(self.val_sums), prog_bar=True)
         self.log("val/acc", acc, prog_bar=True)
         self.val_acc.reset()
         if not self.trainer.sanity_checking:
@@ -173,7 +173,7 @@ class Classifier(TaskModule):
         self._step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss)
+        self.log("test/loss", self.mean_loss(self.test_sums))
         self.log("test/acc", self.test_acc)
 
 
@@ -184,8 +184,7 @@ class Regressor(TaskModule):
                  out_features: int = 1, loss: str = "auto", max_epochs: int = 10) -> None:
         super().__init__(net, optim, init, input_shape, out_features, max_epochs)
         self.save_hyperparameters()
-        self.train_sums = EpochSums()
-        self.val_loss, self.test_loss = loss_mean(), loss_mean()
+        self.train_sums, self.val_sums, self.test_sums = EpochSums(), EpochSums(), EpochSums()
         self.val_loss_best = MinMetric()
         keep_in_checkpoints(self)
 
@@ -198,7 +197,7 @@ class Regressor(TaskModule):
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch
         loss, _ = self.loss_and_preds(self(x), y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        getattr(self, f"{stage}_sums").update(loss.detach(), len(y))
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
@@ -217,9 +216,8 @@ class Regressor(TaskModule):
         self._step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        loss = self.val_loss.compute()
+        loss = self.mean_loss(self.val_sums)
         self.log("val/loss", loss, prog_bar=True)
-        self.val_loss.reset()
         if not self.trainer.sanity_checking:
             self.val_loss_best.update(loss)
             self.log("val/loss_best", self.val_loss_best.compute())
@@ -228,4 +226,4 @@ class Regressor(TaskModule):
         self._step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss)
+        self.log("test/loss", self.mean_loss(self.test_sums))

@@ -2,7 +2,7 @@
 
 `StackedNet` takes the members' own networks (built and initialised as each job builds its
 own) and copies their weights into stacked parameters with a leading member dimension. Its
-layers are the members' layers in order: a Linear becomes one product for every member, and
+layers are the members' layers in order: a Linear computes every member's product, and
 what follows it (activation, batch norm before or after it, dropout) may differ per member.
 Members that share those are applied as one run, so a stack sorted by them costs one call per
 run. Batch norm keeps each member's own statistics; dropout draws each member's mask from that
@@ -58,18 +58,23 @@ def signature(tail: list[nn.Module]) -> tuple[str, ...]:
 
 
 class StackedLinear(nn.Module):
+    """N Linear layers as stacked parameters, each member's product computed by the same
+    kernel as its job's (`F.linear` on that member's slice): a batched product (baddbmm)
+    rounds differently in the last bit, and training with a large learning rate and momentum
+    amplifies such differences into different results after a few hundred steps."""
+
     def __init__(self, linears: list[nn.Linear]) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in linears]))
         self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in linears]))
 
     def forward(self, x: Tensor) -> Tensor:
-        n, out_features, in_features = self.weight.shape
-        if x.dim() == 2:  # the same inputs for every member: one product for all
-            y = F.linear(x, self.weight.reshape(n * out_features, in_features),
-                         self.bias.reshape(-1))
-            return y.view(len(x), n, out_features).transpose(0, 1)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        """x: the same inputs for every member (B, in), or each member's own (N, B, in)."""
+        pairs = zip(self.weight.unbind(0), self.bias.unbind(0), strict=True)
+        if x.dim() == 2:
+            return torch.stack([F.linear(x, w, b) for w, b in pairs])
+        return torch.stack([F.linear(xi, w, b) for xi, (w, b) in
+                            zip(x.unbind(0), pairs, strict=True)])
 
 
 class StackedBatchNorm(nn.Module):
