@@ -80,8 +80,7 @@ class StackedLinear(nn.Module):
 class StackedBatchNorm(nn.Module):
     """BatchNorm1d for every member of a stack after one Linear, each with its own affine
     weights and statistics (a member without batch norm there keeps unused rows, so that every
-    stacked parameter has one row per member). One batch_norm call over (batch, members x
-    features) normalises the channels of a run of members."""
+    stacked parameter has one row per member)."""
 
     def __init__(self, bns: list[nn.BatchNorm1d | None], features: int) -> None:
         super().__init__()
@@ -96,16 +95,15 @@ class StackedBatchNorm(nn.Module):
                              torch.stack([m.num_batches_tracked for m in bns]))
 
     def normalize(self, z: Tensor, start: int, stop: int) -> Tensor:
-        """Members [start, stop) of the stack, z of shape (stop - start, batch, features)."""
-        n, b, h = z.shape
-        flat = z.transpose(0, 1).reshape(b, n * h)
+        """Members [start, stop) of the stack, z of shape (stop - start, batch, features);
+        each member through batch_norm on its own rows, the kernel its job uses (statistics
+        reduced over more channels at once round differently in the last bit)."""
         if self.training:
             self.num_batches_tracked[start:stop].add_(1)
-        out = F.batch_norm(flat, self.running_mean[start:stop].view(-1),
-                           self.running_var[start:stop].view(-1),
-                           self.weight[start:stop].reshape(-1), self.bias[start:stop].reshape(-1),
-                           self.training, self.momentum, self.eps)
-        return out.view(b, n, h).transpose(0, 1)
+        return torch.stack([
+            F.batch_norm(z[k], self.running_mean[i], self.running_var[i], self.weight[i],
+                         self.bias[i], self.training, self.momentum, self.eps)
+            for k, i in enumerate(range(start, stop))])
 
 
 class RunBatchNorm(nn.Module):
