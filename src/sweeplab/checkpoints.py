@@ -91,3 +91,21 @@ def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | No
     if expected is not None:
         check_matches(path, ckpt.get("hyper_parameters", {}), expected)
     return ckpt
+
+
+def save_module(module, path: str | Path, epoch: int, global_step: int) -> None:
+    """A module's weights and hyperparameters as Lightning's checkpoint keys name them, so
+    `<Module>.load_from_checkpoint(path, weights_only=True)` loads it; written to a temporary
+    file and renamed, so a kill never leaves half a checkpoint. (A stack's members have no
+    Trainer of their own to call `save_checkpoint` on.)"""
+    import os
+
+    import lightning as L
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": L.__version__, "epoch": epoch,
+                "global_step": global_step}, tmp)
+    os.replace(tmp, path)

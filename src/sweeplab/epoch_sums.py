@@ -31,19 +31,22 @@ class EpochSums:
     def compute(self, strategy=None) -> tuple[Tensor, ...] | None:
         """(mean loss, accuracy) weighted by batch size, summed over ranks; then reset.
 
-        None when the epoch saw no batch. `strategy.reduce(..., reduce_op="sum")` adds the sums
-        of every DDP rank (identity on one device), as torchmetrics' sync would.
+        Losses and hits may carry a leading model dimension (a stack of models): the means then
+        have one value per model. None when the epoch saw no batch.
+        `strategy.reduce(..., reduce_op="sum")` adds the sums of every DDP rank (identity on one
+        device), as torchmetrics' sync would.
         """
         if not self.losses:
             return None
         losses = torch.stack(self.losses).double()
         sizes = torch.tensor(self.sizes, dtype=torch.float64, device=losses.device)
-        sums = [losses @ sizes, sizes.sum()]
+        sums = [sizes @ losses]
         if self.hits:
-            sums.append(torch.stack(self.hits).sum().double())
-        sums = torch.stack(sums)
+            sums.append(torch.stack(self.hits).double().sum(0))
+        shape = sums[0].shape
+        flat = torch.cat([s.reshape(-1) for s in sums] + [sizes.sum().reshape(1)])
         if strategy is not None:
-            sums = strategy.reduce(sums, reduce_op="sum")
+            flat = strategy.reduce(flat, reduce_op="sum")
         self.__init__()
-        loss = (sums[0] / sums[1]).float()
-        return (loss, (sums[2] / sums[1]).float()) if len(sums) > 2 else (loss,)
+        parts = flat[:-1].view(len(sums), *shape)
+        return tuple((part / flat[-1]).float() for part in parts)

@@ -13,21 +13,23 @@ def evaluate(module: nn.Module, loader: TensorLoader) -> dict[str, float]:
     """Mean loss (and accuracy for classifiers) over `loader`, the module left in its prior mode."""
     was_training, epoch = module.training, loader.epoch
     module.eval()
-    total, loss_sum, correct = 0, 0.0, 0
+    total, loss_sum, correct, classifies = 0, 0.0, 0, False
     device = next(module.parameters()).device
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         out = module(x)
         if hasattr(module, "loss_and_preds"):
             loss, preds = module.loss_and_preds(out, y)
-            correct += int((preds == y).sum())
         else:
-            loss = nn.functional.mse_loss(out, y)
+            loss, preds = nn.functional.mse_loss(out, y), None
+        if preds is not None:
+            correct += int((preds == y).sum())
+            classifies = True
         loss_sum += float(loss) * len(y)
         total += len(y)
     module.train(was_training)
     loader.epoch = epoch  # an evaluation pass must not shift the training shuffle order
     result = {"loss": loss_sum / max(total, 1)}
-    if hasattr(module, "loss_and_preds"):
+    if classifies:
         result["acc"] = correct / max(total, 1)
     return result

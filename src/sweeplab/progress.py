@@ -1,7 +1,8 @@
 """The progress bar, redrawn a few times a second instead of on every training step.
 
 Lightning's default (rich) bar updates its task and re-reads the logged metrics after every
-step: about 0.3 ms, a fifth of a small model's step on a CPU. The bar looks the same.
+step: about 0.3 ms, a fifth of a small model's step on a CPU. The bar looks the same; for a
+stack of models it also shows the step and how many members are still training.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class ThrottledRichProgressBar(RichProgressBar):
             return
         self._last = now
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        """Lightning's items, and a stack's own (how many members still train)."""
+        items = super().get_metrics(trainer, pl_module)
+        if hasattr(pl_module, "progress"):
+            items = {"step": str(trainer.global_step), **pl_module.progress(), **items}
+        return items
 
 
 def default_progress_bar(enabled: bool, callbacks: list) -> list:

@@ -70,6 +70,10 @@ class DivergenceGuard(L.Callback):
     The check never makes a GPU step wait: the flag accumulates on the loss's device and is read
     on the host every `every` steps and at each epoch end (on the CPU, where reading is free,
     every step). A GPU job thus stops at most `every - 1` steps after the loss went bad.
+
+    A module that trains several models at once (a stack) says so by returning each one's loss
+    as `member_loss` and having `freeze(i, message)`: a member that diverges is frozen with the
+    message a job alone would raise, and the others go on; training stops when none is left.
     """
 
     def __init__(self, every: int = 16) -> None:
@@ -79,6 +83,11 @@ class DivergenceGuard(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
+        if isinstance(outputs, dict) and "member_loss" in outputs:
+            if loss_device_is_cpu_or_due(outputs["member_loss"], trainer, self.every):
+                self.freeze_members(trainer, pl_module, outputs["member_loss"],
+                                    lambda v: self.message(v, trainer))
+            return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
@@ -98,10 +107,26 @@ class DivergenceGuard(L.Callback):
         self.check(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        members = getattr(pl_module, "member_val_loss", None)
+        if members is not None:
+            if not trainer.sanity_checking:
+                self.freeze_members(trainer, pl_module, members, lambda v: (
+                    f"validation loss is {v} after epoch {trainer.current_epoch}; "
+                    f"{self.advice()}"))
+            return
         value = trainer.callback_metrics.get("val/loss")
         if not trainer.sanity_checking and value is not None and not torch.isfinite(value).all():
             raise Diverged(f"validation loss is {float(value)} after epoch "
                            f"{trainer.current_epoch}; {self.advice()}")
+
+    @staticmethod
+    def freeze_members(trainer: L.Trainer, pl_module: L.LightningModule, losses: torch.Tensor,
+                       message) -> None:
+        bad = (~torch.isfinite(losses) & pl_module.active).nonzero().flatten().tolist()
+        for i in bad:
+            pl_module.freeze(i, message(float(losses[i])))
+        if bad and not bool(pl_module.active.any()):
+            trainer.should_stop = True
 
     def check(self, trainer: L.Trainer) -> None:
         if self._bad is None or not bool(self._bad):
@@ -116,6 +141,12 @@ class DivergenceGuard(L.Callback):
     @staticmethod
     def advice() -> str:
         return "try a smaller optim.lr or trainer.gradient_clip_val"
+
+
+def loss_device_is_cpu_or_due(loss: torch.Tensor, trainer: L.Trainer, every: int) -> bool:
+    """Whether to read a stack's losses on the host now: every step on the CPU (free), every
+    `every` steps on a GPU (each read waits for the device)."""
+    return loss.device.type == "cpu" or trainer.global_step % every == 0
 
 
 class GracefulStop(Checkpoint):

@@ -12,7 +12,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric, Metric, MinMetric
+from torchmetrics import MaxMetric, Metric, MinMetric
 from torchmetrics.classification import Accuracy
 
 from sweeplab.config import model_class
@@ -29,12 +29,6 @@ def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_feature
     if init:
         init_weights(model, **init)
     return model
-
-
-def loss_mean() -> MeanMetric:
-    """A running mean of the loss that keeps NaN (a diverged run shows NaN, not a survivor mean)
-    and never checks values on the host, so updates need no device sync."""
-    return MeanMetric(nan_strategy="disable")
 
 
 def keep_in_checkpoints(module: nn.Module) -> None:
@@ -63,19 +57,29 @@ class TaskModule(L.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
-    def log_step_loss(self, loss: Tensor, batch_size: int) -> None:
-        """Log train/loss_step on the steps Lightning writes to the loggers, and only those.
+    def mean_loss(self, sums: EpochSums) -> Tensor:
+        """The epoch's loss, weighted by batch size over every batch (and rank); NaN if none."""
+        means = sums.compute(self.trainer.strategy)
+        return means[0] if means is not None else torch.tensor(float("nan"))
 
-        `self.log` costs about as much as a small model's whole step; Lightning keeps only the
-        value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
-        so the logged values are the same.
-        """
-        trainer = self.trainer
-        every = trainer.log_every_n_steps
-        if (trainer.fast_dev_run or trainer.should_stop or trainer.accumulate_grad_batches > 1
-                or (every and (trainer.global_step + 1) % every == 0)):
+    def log_step_loss(self, loss: Tensor, batch_size: int) -> None:
+        """Log train/loss_step on the steps Lightning writes to the loggers (`logs_this_step`)."""
+        if logs_this_step(self.trainer):
             self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
                      batch_size=batch_size)
+
+
+def logs_this_step(trainer: L.Trainer) -> bool:
+    """Whether Lightning writes this training step's logged values to the loggers.
+
+    `self.log` costs about as much as a small model's whole step; Lightning keeps only the
+    value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
+    so logging on those steps only gives the same logs.
+    """
+    every = trainer.log_every_n_steps
+    return bool(trainer.fast_dev_run or trainer.should_stop
+                or trainer.accumulate_grad_batches > 1
+                or (every and (trainer.global_step + 1) % every == 0))
 
 
 class Classifier(TaskModule):
@@ -97,10 +101,11 @@ class Classifier(TaskModule):
         task = "binary" if binary_head else "multiclass"
         acc = {"task": task} if binary_head else {"task": task, "num_classes": num_classes}
         acc["validate_args"] = False  # its checks read values back to the host every step
-        # training sums its loss and hits in plain tensors (torchmetrics costs ~0.1 ms a step)
-        self.train_sums = EpochSums()
+        # losses are summed in plain tensors, weighted by batch size (torchmetrics costs ~0.1 ms
+        # a step, and its MeanMetric(nan_strategy="disable") ignores the weights); a diverged
+        # run's NaN stays NaN
+        self.train_sums, self.val_sums, self.test_sums = EpochSums(), EpochSums(), EpochSums()
         self.val_acc, self.test_acc = Accuracy(**acc), Accuracy(**acc)
-        self.val_loss, self.test_loss = loss_mean(), loss_mean()
         self.val_acc_best = MaxMetric()
         keep_in_checkpoints(self)
 
@@ -112,24 +117,29 @@ class Classifier(TaskModule):
         return logits.softmax(dim=-1)
 
     def loss_and_preds(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """The batch's mean loss and the predicted classes, for the logits of one model (B, C)
+        or of a stack of models (M, B, C): the loss then has one value per model (M,)."""
         if self.binary_head:
             logits = logits.squeeze(-1)
-            target = y.float()
+            target = y.float().expand_as(logits)
             if self.loss_name == "mse":
-                loss = F.mse_loss(torch.sigmoid(logits), target)
+                loss = F.mse_loss(torch.sigmoid(logits), target, reduction="none")
             else:
-                loss = F.binary_cross_entropy_with_logits(logits, target)
-            return loss, (logits > 0).long()
+                loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            return loss.mean(-1), (logits > 0).long()
         if self.loss_name == "mse":
-            loss = F.mse_loss(logits.softmax(-1), F.one_hot(y, self.num_classes).float())
+            one_hot = F.one_hot(y, self.num_classes).float().expand_as(logits)
+            loss = F.mse_loss(logits.softmax(-1), one_hot, reduction="none").flatten(-2).mean(-1)
         else:
-            loss = F.cross_entropy(logits, y)
+            target = y.expand(logits.shape[:-1])
+            loss = F.cross_entropy(logits.flatten(0, -2), target.flatten(), reduction="none")
+            loss = loss.view(target.shape).mean(-1)
         return loss, logits.argmax(-1)
 
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch
         loss, preds = self.loss_and_preds(self(x), y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        getattr(self, f"{stage}_sums").update(loss.detach(), len(y))
         getattr(self, f"{stage}_acc").update(preds, y)
         return loss
 
@@ -152,7 +162,7 @@ class Classifier(TaskModule):
 
     def on_validation_epoch_end(self) -> None:
         acc = self.val_acc.compute()
-        self.log("val/loss", self.val_loss, prog_bar=True)
+        self.log("val/loss", self.mean_loss(self.val_sums), prog_bar=True)
         self.log("val/acc", acc, prog_bar=True)
         self.val_acc.reset()
         if not self.trainer.sanity_checking:
@@ -163,7 +173,7 @@ class Classifier(TaskModule):
         self._step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss)
+        self.log("test/loss", self.mean_loss(self.test_sums))
         self.log("test/acc", self.test_acc)
 
 
@@ -174,20 +184,25 @@ class Regressor(TaskModule):
                  out_features: int = 1, loss: str = "auto", max_epochs: int = 10) -> None:
         super().__init__(net, optim, init, input_shape, out_features, max_epochs)
         self.save_hyperparameters()
-        self.train_sums = EpochSums()
-        self.val_loss, self.test_loss = loss_mean(), loss_mean()
+        self.train_sums, self.val_sums, self.test_sums = EpochSums(), EpochSums(), EpochSums()
         self.val_loss_best = MinMetric()
         keep_in_checkpoints(self)
 
+    def loss_and_preds(self, out: Tensor, y: Tensor) -> tuple[Tensor, None]:
+        """The batch's mean squared error, for one model's outputs (B, K) or a stack's
+        (M, B, K): one value per model (M,). Regression has no predicted classes."""
+        loss = F.mse_loss(out, y.expand_as(out), reduction="none").flatten(-2).mean(-1)
+        return loss, None
+
     def _step(self, batch, stage: str) -> Tensor:
         x, y = batch
-        loss = F.mse_loss(self(x), y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), len(y))
+        loss, _ = self.loss_and_preds(self(x), y)
+        getattr(self, f"{stage}_sums").update(loss.detach(), len(y))
         return loss
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, y = batch
-        loss = F.mse_loss(self(x), y)
+        loss, _ = self.loss_and_preds(self(x), y)
         self.train_sums.update(loss.detach(), len(y))
         self.log_step_loss(loss, len(y))
         return loss
@@ -201,9 +216,8 @@ class Regressor(TaskModule):
         self._step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        loss = self.val_loss.compute()
+        loss = self.mean_loss(self.val_sums)
         self.log("val/loss", loss, prog_bar=True)
-        self.val_loss.reset()
         if not self.trainer.sanity_checking:
             self.val_loss_best.update(loss)
             self.log("val/loss_best", self.val_loss_best.compute())
@@ -212,4 +226,4 @@ class Regressor(TaskModule):
         self._step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss)
+        self.log("test/loss", self.mean_loss(self.test_sums))

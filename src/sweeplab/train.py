@@ -85,9 +85,26 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
         load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
-    stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
     best = best_checkpoint(cfg, metric, out)  # None: tested on the last epoch's weights
-    callbacks += default_progress_bar(cfg.trainer.get("enable_progress_bar", True), callbacks)
+    trainer, metrics = fit_module(cfg, module, dm, out, loggers, callbacks, ckpt_path, stop, best)
+    if cfg.eval_train:
+        metrics.update(train_set_metrics(module, dm))
+    metrics["epochs"] = float(trainer.current_epoch)
+    metrics["steps"] = float(trainer.global_step)
+    log_final(loggers, cfg, metrics, metric, started)
+    return metrics
+
+
+def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule, out: Path,
+               loggers: list, callbacks: list, ckpt_path: Path | None = None,
+               stop: GracefulStop | None = None, best=None) -> tuple[L.Trainer, dict[str, float]]:
+    """The one training loop, for one model or a stack of them: the configured Trainer with
+    the divergence guard, graceful stop (its checkpoint in `out`/checkpoints) and progress bar;
+    fit, then validate if training ended before any validation, then test if asked (on the
+    `best` checkpoint callback's weights when given, else the last)."""
+    stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
+    callbacks = callbacks + default_progress_bar(cfg.trainer.get("enable_progress_bar", True),
+                                                 callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_class = trainer_args.pop("_target_")
     trainer: L.Trainer = get_class(trainer_class)(
@@ -97,7 +114,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
         metrics = final_metrics(trainer)
-        if not any(k.startswith("val/") for k in metrics):
+        if not any("val/" in k for k in metrics):
             # max_steps ended training before the first epoch's validation: validate once now,
             # so the job still reports (and returns) its validation metrics
             trainer.validate(module, datamodule=dm, verbose=False)
@@ -107,12 +124,7 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
             trainer.test(module, datamodule=dm, verbose=False, ckpt_path=tested,
                          weights_only=True)
             metrics.update(final_metrics(trainer) | about)
-        if cfg.eval_train:
-            metrics.update(train_set_metrics(module, dm))
-    metrics["epochs"] = float(trainer.current_epoch)
-    metrics["steps"] = float(trainer.global_step)
-    log_final(loggers, cfg, metrics, metric, started)
-    return metrics
+    return trainer, metrics
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -175,6 +187,23 @@ def run_lab(cfg: DictConfig, started: float) -> None:
     return None
 
 
+def stop_interrupted(exc: Interrupted) -> None:
+    """After a signal: the sweep's summary so far, how to continue, exit 128 + signal."""
+    if is_multirun():
+        from sweeplab.sweep.summary import write_summary
+
+        write_summary(Path(HydraConfig.get().sweep.dir))
+    print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
+          file=sys.stderr, flush=True)
+    raise SystemExit(128 + exc.signum) from None
+
+
+def sweep_value(value: float | None) -> float | None:
+    """The value a sweeper gets: None for NaN (Optuna's sweeper crashes on a NaN; None marks
+    the trial failed and it goes on)."""
+    return None if value is not None and math.isnan(value) else value
+
+
 def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with its outcomes as one line and an exit code.
 
@@ -189,13 +218,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"error: diverged: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except Interrupted as exc:
-        if is_multirun():
-            from sweeplab.sweep.summary import write_summary
-
-            write_summary(Path(HydraConfig.get().sweep.dir))
-        print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
-              file=sys.stderr, flush=True)
-        raise SystemExit(128 + exc.signum) from None
+        stop_interrupted(exc)
     except KeyboardInterrupt:
         print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
@@ -204,6 +227,4 @@ def main(cfg: DictConfig) -> float | None:
         metric = JobRecord.read(out).optimized_metric
         print(f"[sweeplab] {metric} = {value:.4f}; metrics.json and TensorBoard logs in {out} "
               f"(tensorboard --logdir {out})", flush=True)
-    elif value is not None and math.isnan(value):
-        return None  # Optuna's sweeper crashes on a NaN; None marks the trial failed, goes on
-    return value
+    return sweep_value(value)

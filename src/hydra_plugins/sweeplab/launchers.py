@@ -1,5 +1,7 @@
-"""`hydra/launcher=sweeplab` (jobs one after another, the default) and `hydra/launcher=batched`
-(jobs that share an architecture trained as one stacked model)."""
+"""`hydra/launcher=sweeplab` (the default: the jobs that can share a process train as stacked
+models, the rest one after another) and `hydra/launcher=sequential` (every job on its own, one
+after another, as Hydra's basic launcher runs them). `hydra/launcher=batched` is the default's
+former name."""
 
 from __future__ import annotations
 
@@ -38,9 +40,11 @@ class SequentialLauncher(Launcher):
         return run_jobs(self, cfgs, initial_job_idx)
 
 
-class BatchedLauncher(SequentialLauncher):
+class StackingLauncher(SequentialLauncher):
+    """Jobs that share data and trainer settings train as stacked models in this process."""
+
     def launch_composed(self, cfgs: Sequence[DictConfig],
                         initial_job_idx: int) -> Sequence[JobReturn]:
-        from sweeplab.batched_launch import launch
+        from sweeplab.stack.launch import launch
 
         return launch(self, cfgs, initial_job_idx)
