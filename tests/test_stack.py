@@ -179,7 +179,7 @@ def test_a_sweep_trains_stacked_by_default_and_each_job_keeps_its_outputs(tmp_pa
                                                  weights_only=True)
         assert module.net is not None
     assert "diverged" in (sweep / "summary.md").read_text()
-    ckpt = next(sweep.glob("1_*/checkpoints/last.ckpt"))
+    ckpt = next(sweep.glob("*/checkpoints/last.ckpt"))
     evaluated = run_script(["eval.py", f"ckpt_path={ckpt}"], cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     test_acc = json.loads((ckpt.parent.parent / "eval_test.json").read_text())["test/acc"]

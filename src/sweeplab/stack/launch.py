@@ -186,6 +186,7 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> 
             m.record.metrics.update(train_set_metrics(module, dm))
         m.record.metrics["epochs"] = float(trainer.current_epoch)
         m.record.metrics["steps"] = float(trainer.global_step)
+        m.record.tested_on = "last" if m.cfg.test else None  # test_on=auto in a stack
         m.record.status = "completed"
         savers = [instantiate(cb) for cb in m.cfg.get("callbacks", {}).values() if cb]
         for saver in savers:
