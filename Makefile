@@ -11,7 +11,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	# compat: a plain path entry, so Hydra's scan of the hydra_plugins namespace finds
+	# sweeplab's sweeper and launchers (setuptools' default editable finder hides them)
+	$(PY) -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # The main job: activations compared on spiral data, three jobs, about a minute on 2 cores.

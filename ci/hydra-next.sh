@@ -9,7 +9,9 @@ next=.venv-hydra-next
 base=$(.venv/bin/python -c 'import site; print(site.getsitepackages()[0])')
 [ -x "$next/bin/python" ] || python3 -m venv "$next"
 own=$("$next/bin/python" -c 'import site; print(site.getsitepackages()[0])')
-echo "$base" > "$own/sweeplab-base.pth"  # after its own site-packages on sys.path
+# after its own site-packages on sys.path: .venv's packages, and this checkout's src/ (.venv's
+# own .pth files are not read from there)
+printf '%s\n%s\n' "$base" "$PWD/src" > "$own/sweeplab-base.pth"
 "$next/bin/python" -m pip install --quiet --pre "$spec" \
     || { echo "hydra-next: error: could not install $spec"; exit 1; }
 "$next/bin/python" -c 'import hydra, omegaconf; print(f"hydra-next: hydra-core {hydra.__version__}, omegaconf {omegaconf.__version__}")'

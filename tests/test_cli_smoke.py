@@ -23,6 +23,15 @@ def test_a_single_run_trains_and_records_itself(tmp_path):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "completed"
 
 
+def test_the_installed_package_runs_a_sweep_without_the_checkout_on_the_path(tmp_path):
+    """What `make train` does: Hydra must find sweeplab's plugins through the installation."""
+    sweep = tmp_path / "sweep"
+    result = run_script(["train.py", "-m", *SPIRAL, "model.activation=tanh,relu",
+                         f"hydra.sweep.dir={sweep}"], tmp_path, env={"PYTHONPATH": ""})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list(sweep.glob("*/metrics.json"))) == 2
+
+
 def test_a_sweep_runs_every_job_and_summarises_them(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_script(["train.py", "-m", *SPIRAL, "model.activation=tanh,relu",
