@@ -194,7 +194,9 @@ def test_time_limit_saves_a_checkpoint_and_the_resumed_job_ends_like_an_uninterr
     for folder, seed in zip(jobs, (0, 1), strict=True):
         again = record(folder)
         assert again["status"] == "completed" and "resumed_from" in again
-        reference = compose_config([*SMALL, epochs, f"seed={seed}"], tmp_path / f"ref{seed}")
+        # test_on=best: what a sweep's job tests on by default (a single run tests its last)
+        reference = compose_config([*SMALL, epochs, f"seed={seed}", "test_on=best"],
+                                   tmp_path / f"ref{seed}")
         train(reference)
         assert again["metrics"] == record(tmp_path / f"ref{seed}")["metrics"]
 
