@@ -110,11 +110,7 @@ def plot_curves(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: s
         xs, ys = curves[r["job"]][metric]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=colors[r["job"]],
                 linestyle=styles[r["job"]], label=job_label(r, varying), alpha=0.85)
-    ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, every job")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best", ncol=1 if len(drawn) <= 12 else 2)
-    save(fig, path)
+    finish_epoch_plot(fig, ax, metric, f"{metric}, every job", len(drawn), 7, path)
     return True
 
 
@@ -142,12 +138,18 @@ def plot_seed_bands(jobs: list[dict], curves: dict[str, dict[str, Curve]], metri
         ax.plot(xs, mean, color=color, marker="." if len(xs) < 30 else None,
                 label=f"{label} ({n} seeds)")
         ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-    ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}, mean ± std over seeds")
+    finish_epoch_plot(fig, ax, metric, f"{metric}, mean ± std over seeds", len(bands), 8, path)
+    return True
+
+
+def finish_epoch_plot(fig, ax, metric: str, title: str, lines: int, fontsize: int,
+                      path: Path) -> None:
+    """Axes, grid and legend of a figure of `metric` against epochs; then save it."""
+    ax.set(xlabel="epoch", ylabel=metric, title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best", ncol=1 if len(bands) <= 12 else 2)
+    ax.legend(fontsize=fontsize, loc="best", ncol=1 if lines <= 12 else 2)
     save(fig, path)
-    return True
 
 
 def plot_final(jobs: list[dict], metric: str, path: Path) -> bool:
