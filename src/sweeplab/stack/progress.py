@@ -55,10 +55,18 @@ class StackProgress(L.Callback):
         log.info(f"{self.label}: {epoch}{training}{eta}")
 
 
+class TerminalHandler(logging.StreamHandler):
+    """Writes to `sys.stdout` as it is when the line comes: a progress bar may redirect it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 @contextmanager
 def member_logs(files: list[Path]) -> Iterator[None]:
     """While the stack trains: this module's lines on the terminal and in each member's log."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    handlers: list[logging.Handler] = [TerminalHandler()]
     handlers[0].setFormatter(logging.Formatter("[sweeplab] %(message)s"))
     for path in files:
         handlers.append(logging.FileHandler(path))
