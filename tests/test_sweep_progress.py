@@ -80,6 +80,7 @@ def test_hparams_list_the_finished_jobs_while_the_sweep_runs(tmp_path):
                "trainer.max_epochs=1,2000", f"hydra.sweep.dir={sweep}"]
     with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, text=True) as proc:
+        line = ""
         try:
             for line in proc.stdout:
                 if line.startswith("[sweeplab] job 1/2 "):
@@ -99,3 +100,20 @@ def test_hparams_list_the_finished_jobs_while_the_sweep_runs(tmp_path):
     assert list(sessions) == ["trainer.max_epochs=1"]
     assert sessions["trainer.max_epochs=1"].hparams["status"].string_value == "completed"
     assert sessions["trainer.max_epochs=1"].hparams["trainer.max_epochs"].number_value == 1
+
+
+def test_hparams_written_during_a_sweep_are_the_ones_its_end_writes(tmp_path):
+    """Without the end-of-sweep callback what remains is what the launcher wrote as it went;
+    writing the sweep's HParams from its records must give the same protos."""
+    from sweeplab.sweep.summary import read_jobs
+    from sweeplab.sweep.tensorboard import write_hparams
+
+    sweep = tmp_path / "sweep"
+    result = run_script(["train.py", "-m", *SPIRAL, "trainer.max_epochs=2", "optim.lr=0.05,0.1",
+                         "~hydra.callbacks.summary", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (sweep / "summary.md").exists()
+    during = hparams_plugin_data(sweep)
+    assert set(during) == {".", "optim.lr=0.05", "optim.lr=0.1"}
+    write_hparams(sweep, read_jobs(sweep))
+    assert hparams_plugin_data(sweep) == during

@@ -26,7 +26,10 @@ class SweepProgress:
         self.done += 1
         out = Path(run.hydra_cfg.hydra.runtime.output_dir)
         if self.board is not None:
-            self.board.finished(out)
+            try:  # the summary writes HParams again at the end: this must not stop a sweep
+                self.board.finished(out)
+            except Exception as exc:
+                print(f"[sweeplab] warning: no HParams for {out.name} yet: {exc!r}", flush=True)
         if self.total > 1:
             left = (time.time() - self.started) / self.done * (self.total - self.done)
             print(progress_line(out, self.done, self.total, left), flush=True)
