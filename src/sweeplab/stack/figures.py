@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
@@ -51,6 +51,16 @@ class MemberFigures(L.Callback):
                                       last_step(trainer))
 
 
+def draws_figures(node) -> bool:
+    """Whether a callback's config builds a `Visualize` (the others are not built here)."""
+    if not node or "_target_" not in node:
+        return False
+    try:
+        return issubclass(get_class(node._target_), Visualize)
+    except ValueError:  # a factory function, not a class: not sweeplab's Visualize
+        return False
+
+
 def member_figures(members: list[tuple[DictConfig, list]]) -> MemberFigures | None:
     """For (config, loggers) of each member: the figures its job would draw, None if none
     would (no `visualize` callback, or no TensorBoard logger)."""
@@ -60,6 +70,6 @@ def member_figures(members: list[tuple[DictConfig, list]]) -> MemberFigures | No
                       None)
         if writer is None:
             continue
-        callbacks = (instantiate(node) for node in cfg.get("callbacks", {}).values() if node)
-        figures += [MemberFigure(i, cb, writer) for cb in callbacks if isinstance(cb, Visualize)]
+        figures += [MemberFigure(i, instantiate(node), writer)
+                    for node in cfg.get("callbacks", {}).values() if draws_figures(node)]
     return MemberFigures(figures) if figures else None
