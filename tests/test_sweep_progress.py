@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conftest import ROOT, run_script
+from sweeplab.stack.launch import train_stack
 from test_sweep_cli import hparams_plugin_data
 
 SPIRAL = ["data=spiral", "data.n_per_class=60", "model=deep", "model.hidden=[16,16]",
@@ -117,3 +118,25 @@ def test_hparams_written_during_a_sweep_are_the_ones_its_end_writes(tmp_path):
     assert set(during) == {".", "optim.lr=0.05", "optim.lr=0.1"}
     write_hparams(sweep, read_jobs(sweep))
     assert hparams_plugin_data(sweep) == during
+
+
+def test_a_stack_reports_within_an_epoch_once_enough_time_has_passed(tmp_path, monkeypatch,
+                                                                      caplog):
+    """With no time required between lines, a line comes after every step: the check after
+    each step is what keeps a long first epoch from being silent."""
+    import logging
+
+    from sweeplab.stack import progress
+    from test_stack import members_of
+
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    members = members_of(tmp_path, ["data=spiral", "data.n_per_class=60", "model=mlp",
+                                    "model.hidden=16", "trainer.max_epochs=2", "logger=csv"],
+                         [["optim.lr=0.1"], ["optim.lr=0.2"]])
+    with caplog.at_level(logging.INFO, logger=progress.__name__):
+        train_stack(members, tmp_path / "stack", None, "stack 1/1")
+    lines = [r.getMessage() for r in caplog.records if r.name == progress.__name__]
+    steps = int(members[0].record.metrics["steps"])
+    assert len(lines) >= steps > 2  # a line per step, and one per epoch end
+    assert lines[0].startswith("stack 1/1: epoch 1/2, 2/2 members training")
+    assert lines[-1].startswith("stack 1/1: epoch 2/2, ")

@@ -1,10 +1,10 @@
 """What a stack says while it trains, so a long stack never leaves the terminal silent.
 
 `StackProgress` writes a line (`stack 1/2: epoch 3/50, 7/8 members training, about 2 min left`)
-after the first epoch, so the estimate comes early, and then whenever `EVERY_S` seconds have
-passed (checked after each step and each epoch). `member_logs` sends these lines, through
-`logging`, to the terminal and to every member's own log file (`train.log`), so each job's log
-tells how its stack went.
+after the first epoch, so the estimate comes early, and whenever `EVERY_S` seconds have passed
+since the last line or the start (checked after each step and each epoch). `member_logs` sends
+these lines, through `logging`, to the terminal and to every member's own log file
+(`train.log`), so each job's log tells how its stack went.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class StackProgress(L.Callback):
         self.started, self.first_step, self.last = time.monotonic(), trainer.global_step, None
 
     def on_train_batch_end(self, trainer: L.Trainer, stack: L.LightningModule, *args) -> None:
-        if self.last is not None and time.monotonic() - self.last >= EVERY_S:
+        since = self.started if self.last is None else self.last  # a long first epoch too
+        if time.monotonic() - since >= EVERY_S:
             self.report(trainer, stack)
 
     def on_train_epoch_end(self, trainer: L.Trainer, stack: L.LightningModule) -> None:
