@@ -35,12 +35,13 @@ class Visualize(L.Callback):
 
     # ------------------------------------------------------------ when
 
-    def _due(self, trainer: L.Trainer) -> bool:
+    def due(self, trainer: L.Trainer) -> bool:
+        """Whether this epoch's validation draws figures."""
         n = self.every_n_epochs
         return n > 0 and (trainer.current_epoch + 1) % n == 0
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if not trainer.sanity_checking and self._due(trainer):
+        if not trainer.sanity_checking and self.due(trainer):
             self.draw(trainer, module, "val", last_step(trainer))
 
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
@@ -48,7 +49,7 @@ class Visualize(L.Callback):
             self.draw(trainer, module, "test", last_step(trainer))
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._grads_due = self.histograms and (trainer.current_epoch == 0 or self._due(trainer))
+        self._grads_due = self.histograms and (trainer.current_epoch == 0 or self.due(trainer))
 
     def on_before_optimizer_step(self, trainer: L.Trainer, module: L.LightningModule,
                                  optimizer) -> None:
@@ -63,7 +64,7 @@ class Visualize(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         writer = tensorboard(trainer)
         if self.histograms and writer is not None and (trainer.current_epoch == 0
-                                                       or self._due(trainer)):
+                                                       or self.due(trainer)):
             for name, p in module.named_parameters():
                 writer.add_histogram(f"weights/{name}", p.detach().cpu(), trainer.global_step)
 
@@ -71,8 +72,14 @@ class Visualize(L.Callback):
 
     def draw(self, trainer: L.Trainer, module: L.LightningModule, split: str, step: int) -> None:
         """The figures at optimiser step `step`: the step axis of the scalars too."""
-        writer, dm = tensorboard(trainer), trainer.datamodule
-        if writer is None or dm is None or getattr(dm, "splits", None) is None:
+        writer = tensorboard(trainer)
+        if writer is not None:
+            self.draw_into(writer, module, trainer.datamodule, split, step)
+
+    def draw_into(self, writer, module: L.LightningModule, dm, split: str, step: int) -> None:
+        """`module`'s figures on `dm`'s `split` into TensorBoard `writer` (a SummaryWriter):
+        a stack draws each member's into its own job's."""
+        if dm is None or getattr(dm, "splits", None) is None:
             return
         shape = tuple(dm.input_shape)
         was_training = module.training

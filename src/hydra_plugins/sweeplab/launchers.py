@@ -29,22 +29,28 @@ class SequentialLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
+        """Called by another sweeper (Optuna), a batch at a time: the sweep's other jobs are
+        not known yet, so its HParams wait for its end."""
+        from sweeplab.sweep.progress import SweepProgress
         from sweeplab.sweep.run import compose_jobs
 
-        return self.launch_composed(compose_jobs(self, job_overrides), initial_job_idx)
+        cfgs = compose_jobs(self, job_overrides)
+        return self.launch_composed(cfgs, initial_job_idx, SweepProgress(len(cfgs)))
 
-    def launch_composed(self, cfgs: Sequence[DictConfig],
-                        initial_job_idx: int) -> Sequence[JobReturn]:
+    def launch_composed(self, cfgs: Sequence[DictConfig], initial_job_idx: int,
+                        progress=None) -> Sequence[JobReturn]:
+        """Called by sweeplab's sweeper with every job of the sweep (`progress` None: a new
+        one, which writes the sweep's HParams experiment now)."""
         from sweeplab.sweep.run import run_jobs
 
-        return run_jobs(self, cfgs, initial_job_idx)
+        return run_jobs(self, cfgs, initial_job_idx, progress=progress)
 
 
 class StackingLauncher(SequentialLauncher):
     """Jobs that share data and trainer settings train as stacked models in this process."""
 
-    def launch_composed(self, cfgs: Sequence[DictConfig],
-                        initial_job_idx: int) -> Sequence[JobReturn]:
+    def launch_composed(self, cfgs: Sequence[DictConfig], initial_job_idx: int,
+                        progress=None) -> Sequence[JobReturn]:
         from sweeplab.stack.launch import launch
 
-        return launch(self, cfgs, initial_job_idx)
+        return launch(self, cfgs, initial_job_idx, progress)

@@ -4,12 +4,15 @@ Each member is still a job: Hydra's `run_job` gives it its folder, `.hydra/` and
 training (where its config is resolved, and a `running` record written) and again after,
 when its record (`metrics.json`, own status), final hyperparameters and metrics for its
 loggers, and `checkpoints/last.ckpt` (the single-job module, loadable alone) are written.
-During training each member's scalars go to its own loggers (`MemberLogger`).
+During training each member's scalars go to its own loggers (`MemberLogger`) and its figures
+to its own TensorBoard (`MemberFigures`); progress lines go to the terminal and to every
+member's log; as each member's job ends, the sweep's `SweepProgress` prints its line (i/N).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import signal
 import time
 from collections.abc import Sequence
@@ -31,10 +34,13 @@ from sweeplab.hparams import log_final
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted, outcome
 from sweeplab.runtime import job_overrides, output_dir, set_threads
+from sweeplab.stack.figures import member_figures
 from sweeplab.stack.logger import MemberLogger
 from sweeplab.stack.module import StackModule
 from sweeplab.stack.plan import plan
-from sweeplab.sweep.run import run_jobs
+from sweeplab.stack.progress import StackProgress, member_logs
+from sweeplab.sweep.progress import SweepProgress
+from sweeplab.sweep.run import run_jobs, start_progress
 from sweeplab.train import (
     build_module,
     fit_module,
@@ -56,10 +62,18 @@ class Member:
     previous: resume.Previous | None
     record: JobRecord = field(default_factory=JobRecord)
     loggers: list = field(default_factory=list)
+    #: where the job's logging writes (its train.log), for the stack's progress lines
+    log_files: list[Path] = field(default_factory=list)
 
 
-def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int) -> list[JobReturn]:
+log = logging.getLogger(__name__)
+
+
+def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int,
+           progress: SweepProgress | None = None) -> list[JobReturn]:
+    """Every job, the ones that cannot stack first; `progress` hears of each as it ends."""
     stacks, alone = plan(list(cfgs))
+    progress = progress or start_progress(launcher, cfgs)
     for idx, cfg in enumerate(cfgs, start=initial_job_idx):
         with read_write(cfg.hydra), open_dict(cfg):  # HydraConfig made it read-only
             cfg.hydra.job.id = idx
@@ -72,11 +86,13 @@ def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int) -> list[J
               flush=True)
     returns: list[JobReturn | None] = [None] * len(cfgs)
     for i, _ in alone:
-        returns[i] = run_jobs(launcher, [cfgs[i]], initial_job_idx + i)[0]
+        returns[i] = run_jobs(launcher, [cfgs[i]], initial_job_idx + i, progress=progress)[0]
     for k, members in enumerate(stacks, start=1):
         print(f"[sweeplab] stack {k}/{len(stacks)}: training {len(members)} jobs as one "
               f"stacked model", flush=True)
-        for i, ret in zip(members, run_stack(launcher, [cfgs[i] for i in members]), strict=True):
+        runs = run_stack(launcher, [cfgs[i] for i in members], progress,
+                         f"stack {k}/{len(stacks)}")
+        for i, ret in zip(members, runs, strict=True):
             returns[i] = ret
     return returns
 
@@ -95,6 +111,8 @@ def prepare(cfg: DictConfig) -> Member:
                     previous, JobRecord(overrides=overrides, threads=torch.get_num_threads()))
     if previous is None or not previous.record.finished:
         member.record.write(out)  # a stack killed outright still shows its jobs
+    member.log_files = [Path(h.baseFilename) for h in logging.getLogger().handlers
+                        if isinstance(h, logging.FileHandler)]
     return member
 
 
@@ -104,7 +122,8 @@ def stack_folder(cfg: DictConfig, members: list[Member]) -> Path:
     return Path(cfg.hydra.sweep.dir) / "stacks" / hashlib.sha1(names.encode()).hexdigest()[:10]
 
 
-def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
+def run_stack(launcher, cfgs: list[DictConfig], progress: SweepProgress,
+              label: str) -> list[JobReturn]:
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
@@ -113,12 +132,16 @@ def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
     if all(m.previous is not None and m.previous.record.finished for m in members):
         for m in members:
             print(f"[sweeplab] {m.out}: already {m.previous.record.status}, skipped", flush=True)
-        return [in_job(launcher, cfg, lambda _, m=m: sweep_value(m.previous.record.value))
-                for cfg, m in zip(cfgs, members, strict=True)]
+        returns = [in_job(launcher, cfg, lambda _, m=m: sweep_value(m.previous.record.value))
+                   for cfg, m in zip(cfgs, members, strict=True)]
+        for ret in returns:
+            progress.finished(ret)
+        return returns
     ckpt = folder / "checkpoints" / "last.ckpt"
     started, stopped = time.time(), None
     try:
-        train_stack(members, folder, ckpt if ckpt.is_file() else None)
+        with member_logs([f for m in members for f in m.log_files]):
+            train_stack(members, folder, ckpt if ckpt.is_file() else None, label)
     except Interrupted as exc:
         stopped = exc
         for m in members:
@@ -132,8 +155,11 @@ def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
         for m in members:
             m.record.status, m.record.error = outcome(exc)
     seconds = (time.time() - started) / len(members)
-    returns = [in_job(launcher, cfg, partial(finish, member=m, seconds=seconds, jobs=len(cfgs)))
-               for cfg, m in zip(cfgs, members, strict=True)]
+    returns = []
+    for cfg, m in zip(cfgs, members, strict=True):
+        returns.append(in_job(launcher, cfg,
+                              partial(finish, member=m, seconds=seconds, jobs=len(cfgs))))
+        progress.finished(returns[-1])
     if isinstance(stopped, Interrupted):
         stop_interrupted(stopped)
     if isinstance(stopped, KeyboardInterrupt):
@@ -143,14 +169,18 @@ def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
     return returns
 
 
-def stack_callbacks(cfg: DictConfig) -> list[L.Callback]:
-    """The configured callbacks that act on the whole stack: not the ones writing a single
-    model's checkpoint or figures (each member's checkpoint is written after training)."""
+def stack_callbacks(cfg: DictConfig, members: list[Member], label: str) -> list[L.Callback]:
+    """The configured callbacks that act on the whole stack (not the ones writing a single
+    model's checkpoint or figures: each member's checkpoint is written after training, its
+    figures by `MemberFigures`), and the stack's progress lines."""
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
-    return [cb for cb in callbacks if not isinstance(cb, SaveLast | Visualize)]
+    figures = member_figures([(m.cfg, m.loggers) for m in members])
+    return [*(cb for cb in callbacks if not isinstance(cb, SaveLast | Visualize)),
+            *([figures] if figures else []), StackProgress(label)]
 
 
-def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> None:
+def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None,
+                label: str = "stack") -> None:
     """Build each member's model as its job would, train them as one, record each outcome."""
     first = members[0].cfg
     for m in members:
@@ -174,8 +204,8 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> 
     for i, m in enumerate(members):
         m.loggers = [instantiate(lg) for lg in m.cfg.get("logger", {}).values() if lg]
         loggers += [MemberLogger(i, lg) for lg in m.loggers]
-    trainer, metrics = fit_module(first, stack, dm, folder, loggers, stack_callbacks(first),
-                                  ckpt_path)
+    trainer, metrics = fit_module(first, stack, dm, folder, loggers,
+                                  stack_callbacks(first, members, label), ckpt_path)
     for i, m in enumerate(members):
         if i in stack.diverged:
             m.record.status, m.record.error = "diverged", stack.diverged[i]
@@ -202,4 +232,6 @@ def finish(cfg: DictConfig, member: Member, seconds: float, jobs: int) -> float 
     if record.status == "completed":
         log_final(member.loggers, member.cfg, record.metrics)
     record.write(member.out)
+    log.info(f"{record.status} in {record.duration_s:.1f} s (one of {jobs} stacked jobs): "
+             + (record.error or f"{record.optimized_metric} = {record.value:.4f}"))
     return sweep_value(record.value)

@@ -3,13 +3,13 @@
 `checked_sweep`: expand the command line into jobs, compose and check every one before any
 trains (exit 2 with one line on the first bad one), then hand the composed configs to the
 launcher, so no job is composed or checked twice. `run_jobs`: Hydra's own `run_job` for each
-composed config, one after another, as Hydra's basic launcher does.
+composed config, one after another, as Hydra's basic launcher does, each finished job told to
+the sweep's `SweepProgress` (its line on the terminal, its HParams session).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from sweeplab.errors import fail
-from sweeplab.record import JobRecord
 from sweeplab.sweep.compose import JobComposer, expand, job_name, swept
 from sweeplab.sweep.header import record_start
 from sweeplab.sweep.lock import lock_folder
 from sweeplab.sweep.preflight import COMPOSE_ERRORS, check_jobs, explain_compose_error
+from sweeplab.sweep.progress import SweepProgress
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,28 @@ def compose_jobs(launcher: Any, job_overrides: Sequence[Sequence[str]]) -> list[
     return [composer(list(overrides)) for overrides in job_overrides]
 
 
+def start_progress(launcher: Any, cfgs: Sequence[DictConfig]) -> SweepProgress:
+    """The sweep's progress, with its HParams experiment written now: every job is known."""
+    from sweeplab.sweep.tensorboard import SweepBoard
+
+    try:  # like the summary's: a problem here must not stop a sweep
+        board = SweepBoard.start(Path(str(launcher.config.hydra.sweep.dir)), cfgs)
+    except Exception as exc:
+        print(f"[sweeplab] warning: no HParams until the sweep ends: {exc!r}", flush=True)
+        board = None
+    return SweepProgress(len(cfgs), board)
+
+
 def run_jobs(launcher: Any, cfgs: Sequence[DictConfig], initial_job_idx: int,
-             task_function=None) -> list[JobReturn]:
-    """Run each composed job in this process, in order (its folder, .hydra/, logs)."""
+             task_function=None, progress: SweepProgress | None = None) -> list[JobReturn]:
+    """Run each composed job in this process, in order (its folder, .hydra/, logs), telling
+    `progress` as each finishes (by default a new one for these jobs)."""
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    progress = progress or start_progress(launcher, cfgs)
     runs = []
-    started = time.time()
     for idx, cfg in enumerate(cfgs, start=initial_job_idx):
         log.debug(f"\t#{idx} : {' '.join(filter_overrides(cfg.hydra.overrides.task))}")
         with read_write(cfg.hydra), open_dict(cfg):  # HydraConfig made it read-only
@@ -83,32 +96,5 @@ def run_jobs(launcher: Any, cfgs: Sequence[DictConfig], initial_job_idx: int,
                             config=cfg, job_dir_key="hydra.sweep.dir",
                             job_subdir_key="hydra.sweep.subdir"))
         configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-        if len(cfgs) > 1:
-            done = len(runs)
-            left = (time.time() - started) / done * (len(cfgs) - done)
-            print(progress_line(runs[-1], done, len(cfgs), left), flush=True)
+        progress.finished(runs[-1])
     return runs
-
-
-def progress_line(run: JobReturn, done: int, total: int, seconds_left: float) -> str:
-    """`[sweeplab] job 2/6 model.activation=relu: completed, val/acc 0.9133 (3.1 s); about
-    12 s left`: one line per finished job of a sweep."""
-    out = Path(run.hydra_cfg.hydra.runtime.output_dir)
-    record = JobRecord.read(out)
-    if record is None:
-        result = "no record"
-    elif record.status == "completed":
-        result = f"completed, {record.optimized_metric} {record.value:.4f}"
-    else:
-        result = f"{record.status}: {(record.error or '')[:100]}"
-    took = f" ({record.duration_s:.1f} s)" if record and record.duration_s else ""
-    left = f"; about {duration(seconds_left)} left" if done < total else ""
-    return f"[sweeplab] job {done}/{total} {out.name}: {result}{took}{left}"
-
-
-def duration(seconds: float) -> str:
-    """`45 s`, `3 min`, `1 h 20 min`."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

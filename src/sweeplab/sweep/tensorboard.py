@@ -6,14 +6,17 @@ then the others, read as the last value of each job's own curve (`val/acc`; `tes
 tag `~test/acc`); and a Text entry with the command and the settings every job shared. In each
 job's folder: its session (its swept values, status, start and end), so failed and diverged jobs
 are listed too.
-Written once the sweep's records are in; written again, the files replace the earlier ones.
+Written while the sweep runs (`SweepBoard`: the experiment when it starts, each job's session when
+it ends) and again once all its records are in; written again, the files replace the earlier ones.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.plugins.hparams import summary_v2 as hp
@@ -21,7 +24,7 @@ from torch.utils.tensorboard.summary import text
 from torch.utils.tensorboard.writer import FileWriter
 
 from sweeplab.loggers import board_tag
-from sweeplab.record import STATUSES
+from sweeplab.record import STATUSES, JobRecord, record_dict
 from sweeplab.sweep.header import read_header
 from sweeplab.sweep.summary import (
     COLUMNS,
@@ -52,9 +55,13 @@ def hparam_values(jobs: list[dict], keys: list[str]) -> dict[str, list[float | s
     out = {}
     for key in keys:
         raw = [override_value(r, key) for r in jobs]
-        numbers = [as_number(v) for v in raw]
-        out[key] = numbers if None not in numbers else [v or "(default)" for v in raw]
+        numeric = None not in [as_number(v) for v in raw]
+        out[key] = [hparam_value(v, numeric) for v in raw]
     return out
+
+
+def hparam_value(raw: str, numeric: bool) -> float | str:
+    return float(raw) if numeric else raw or "(default)"
 
 
 def metric_tags(metrics: dict[str, float]) -> list[str]:
@@ -96,21 +103,84 @@ def write(folder: Path, summaries: list[Summary]) -> None:
 
 def write_hparams(sweep_dir: Path, jobs: list[dict]) -> None:
     """The sweep's HParams experiment and Text at its root, a session in every job's folder."""
-    metric, keys = optimized(jobs), swept_keys(jobs)
+    keys = swept_keys(jobs)
+    values = write_experiment(sweep_dir, jobs, keys)
+    for i, r in enumerate(jobs):
+        write_session(sweep_dir / r["job"], r, {k: values[k][i] for k in keys}, keys)
+
+
+def write_experiment(sweep_dir: Path, jobs: list[dict], keys: list[str]) -> dict[str, list]:
+    """The experiment and the Text entry at the sweep dir's root; each swept key's values."""
     header = read_header(sweep_dir, keys, constants(jobs))
     values = hparam_values(jobs, keys)
     metrics = metric_tags({k: 0.0 for r in jobs for k in r.get("metrics", {})})
     about = text("sweep", "\n".join(header.markdown()))
-    write(sweep_dir, [experiment(keys, values, metric, metrics), about])
-    now = time.time()
-    for i, r in enumerate(jobs):
-        folder = sweep_dir / r["job"]
-        duration = float(r.get("duration_s") or 0.0)
-        start_time = (folder / "metrics.json").stat().st_mtime - duration
-        chosen = {k: values[k][i] for k in keys} | {STATUS: r.get("status", "running")}
-        name = run_name(r, keys or None)
-        write(folder, [hp.hparams_pb(chosen, trial_id=name, start_time_secs=start_time),
-                       session_end(chosen[STATUS], start_time + duration if duration else now)])
+    write(sweep_dir, [experiment(keys, values, optimized(jobs), metrics), about])
+    return values
+
+
+def write_session(folder: Path, job: dict, chosen: dict, keys: list[str]) -> None:
+    """Job `job`'s session in its folder: its swept values `chosen`, status, start and end."""
+    duration = float(job.get("duration_s") or 0.0)
+    start_time = (folder / "metrics.json").stat().st_mtime - duration
+    chosen = chosen | {STATUS: job.get("status", "running")}
+    write(folder, [hp.hparams_pb(chosen, trial_id=run_name(job, keys or None),
+                                 start_time_secs=start_time),
+                   session_end(chosen[STATUS], start_time + duration if duration else time.time())])
+
+
+def expected_metrics(classifies: bool, test: bool) -> dict[str, float]:
+    """The curves a job will log, by name (what its record's metrics will hold)."""
+    names = ["train/loss", "val/loss"]
+    names += ["train/acc", "val/acc", "val/acc_best"] if classifies else []
+    names += (["test/loss"] + (["test/acc"] if classifies else [])) if test else []
+    return dict.fromkeys(names, 0.0)
+
+
+def planned_jobs(cfgs: Sequence[DictConfig]) -> list[dict]:
+    """The sweep's jobs as the summary will read them, from their configs before any trains:
+    overrides, optimised metric and the metrics they will record."""
+    from sweeplab.checks import build_datamodule
+    from sweeplab.train import optimized_metric
+
+    jobs, tasks = [], {}
+    for cfg in cfgs:
+        job: dict = {"overrides": [o for o in cfg.hydra.overrides.task
+                                   if not o.startswith("resume=")]}
+        if not cfg.get("lab"):
+            data = OmegaConf.to_yaml(cfg.data)
+            if data not in tasks:  # a DataModule built, no data loaded
+                tasks[data] = build_datamodule(cfg).classifies
+            classifies = tasks[data]
+            job["optimized_metric"] = optimized_metric(cfg, classifies)
+            job["metrics"] = expected_metrics(classifies, bool(cfg.test))
+        jobs.append(job)
+    return jobs
+
+
+class SweepBoard:
+    """A sweep's HParams written while it runs, so TensorBoard opened mid-sweep lists the jobs
+    done so far: the experiment once every job is known (the launcher's start), each job's
+    session as it ends. The sweep's end writes both again from the records (`write_hparams`),
+    replacing these."""
+
+    def __init__(self, keys: list[str], numeric: dict[str, bool]) -> None:
+        self.keys, self.numeric = keys, numeric
+
+    @classmethod
+    def start(cls, sweep_dir: Path, cfgs: Sequence[DictConfig]) -> SweepBoard:
+        jobs = planned_jobs(cfgs)
+        keys = swept_keys(jobs)
+        values = write_experiment(sweep_dir, jobs, keys)
+        return cls(keys, {k: all(isinstance(v, float) for v in values[k]) for k in keys})
+
+    def finished(self, folder: Path) -> None:
+        record = JobRecord.read(folder)
+        if record is not None:
+            job = record_dict(folder.name, record)
+            chosen = {k: hparam_value(override_value(job, k), self.numeric[k])
+                      for k in self.keys}
+            write_session(folder, job, chosen, self.keys)
 
 
 def write_run(folder: Path, hparams: dict, metric: str, metrics: dict[str, float],
