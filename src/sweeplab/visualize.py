@@ -27,7 +27,7 @@ class Visualize(L.Callback):
     """Figures in TensorBoard's Images tab under `~val/` (every few epochs) and `~test/` (at the
     end), histograms under `weights/` and `grads/`."""
 
-    def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 150,
+    def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 100,
                  n_images: int = 16, histograms: bool = False) -> None:
         self.every_n_epochs, self.at_end = every_n_epochs, at_end
         self.grid_size, self.n_images, self.histograms = grid_size, n_images, histograms
