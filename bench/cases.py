@@ -45,6 +45,7 @@ class Case:
     steps: int = 0
     cfg: DictConfig | None = None
     dm: object = None
+    device: str = "cpu"
 
 
 def mnist_overrides(data_dir: Path) -> tuple[list[str], str]:
@@ -58,24 +59,30 @@ def mnist_overrides(data_dir: Path) -> tuple[list[str], str]:
             "synthetic uint8 28x28 (55,000 images; no MNIST or Fashion-MNIST here)")
 
 
-def cases(data_dir: Path, quick: bool) -> list[Case]:
+def cases(data_dir: Path, quick: bool, device: str = "cpu",
+          extra: tuple[str, ...] = ()) -> list[Case]:
+    """The three step-cost cases; `extra` overrides go to every case (the dry GPU run's limits),
+    `device` "cuda" trains them on the GPU."""
     mnist, note = mnist_overrides(data_dir)
+    on = ["trainer.accelerator=gpu"] if device == "cuda" else []
     return [
         Case("spiral MLP 2-100-3, batch 100", ["data=spiral", "data.batch_size=100",
-                                               "model=mlp"], 10 if quick else 40),
+                                               "model=mlp", *on, *extra],
+             10 if quick else 40, device=device),
         Case("MNIST MLP 784-64-10, batch 100", [*mnist, "model=mlp", "model.hidden=64",
-                                                "model.activation=relu"], 1, note),
+                                                "model.activation=relu", *on, *extra], 1, note,
+             device=device),
         Case("CNN 16x16 (16-32 ch), batch 100", ["data=digits", "data.image_size=16",
-                                                 "model=cnn"], 3 if quick else 8,
-             "sklearn digits resized to 16x16"),
+                                                 "model=cnn", *on, *extra], 3 if quick else 8,
+             "sklearn digits resized to 16x16", device=device),
     ]
 
 
 def compose_case(overrides: list[str], out: Path) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[
-            *overrides, *CLOCK, "threads=1", "test=false", "trainer.limit_val_batches=0"])
+        cfg = compose(config_name="train", overrides=[  # the case's own overrides win
+            *CLOCK, "threads=1", "test=false", "trainer.limit_val_batches=0", *overrides])
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)
     return cfg
@@ -110,6 +117,7 @@ def run_sweeplab(case: Case, out: Path) -> float:
 def raw_batches(dm, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The training split as float batches, shuffled and sliced once, before any timing."""
     split = dm.splits["train"]
+    split = type(split)(split.x.cpu(), split.y.cpu())  # where training left them: maybe the GPU
     x = split.x.float() * dm.scale + dm.shift if split.x.dtype == torch.uint8 else split.x
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     x, y = x[order], split.y[order]
@@ -125,15 +133,24 @@ def run_raw(case: Case) -> float:
     net = build_network(OmegaConf.to_container(cfg.model, resolve=True),
                         tuple(dm.input_shape), dm.num_classes,
                         OmegaConf.to_container(cfg.init, resolve=True))
+    net = net.to(case.device)
     opt = torch.optim.SGD(net.parameters(), lr=float(cfg.optim.lr))
-    batches = raw_batches(dm, int(cfg.data.batch_size))
+    batches = [(x.to(case.device), y.to(case.device))
+               for x, y in raw_batches(dm, int(cfg.data.batch_size))]
+    sync(case.device)
     start = time.perf_counter()
     for i in range(case.steps):
         x, y = batches[i % len(batches)]
         opt.zero_grad()
         F.cross_entropy(net(x), y).backward()
         opt.step()
+    sync(case.device)
     return time.perf_counter() - start
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def measure_step_cost(all_cases: list[Case], repeats: int, log=print) -> None:

@@ -627,11 +627,18 @@ def allowed_keys(schema: type) -> list[str]:
     return [f.name for f in fields(schema) if not f.name.startswith("_")]
 
 
+@functools.cache
+def structured(schema: type) -> DictConfig:
+    """The schema as a structured config, built once per schema: building it costs as much as
+    the merge, and `OmegaConf.merge` copies it rather than changing it."""
+    return OmegaConf.structured(schema)
+
+
 def check_group(group: str, node: dict, schema: type) -> Any:
     """Merge one group's plain dict into its schema; the typed object, or ConfigError."""
     prefix = f"{group}." if group else ""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        merged = OmegaConf.merge(structured(schema), node)
         return OmegaConf.to_object(merged)
     except FieldError as exc:
         raise ConfigError(f"{prefix}{exc.key}: {exc}") from None

@@ -27,7 +27,7 @@ class Visualize(L.Callback):
     """Figures in TensorBoard's Images tab under `~val/` (every few epochs) and `~test/` (at the
     end), histograms under `weights/` and `grads/`."""
 
-    def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 150,
+    def __init__(self, every_n_epochs: int = 5, at_end: bool = True, grid_size: int = 100,
                  n_images: int = 16, histograms: bool = False) -> None:
         self.every_n_epochs, self.at_end = every_n_epochs, at_end
         self.grid_size, self.n_images, self.histograms = grid_size, n_images, histograms
@@ -142,8 +142,13 @@ def subset(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def regions(module, dm, data, grid_size: int):
-    """The predicted class over a grid covering the data, with the data points on top."""
-    import matplotlib.pyplot as plt
+    """The predicted class over a grid covering the data, with the data points on top.
+
+    Drawn per job at the end of training, so it is kept cheap: one image for the class grid
+    (a fraction of contourf's cost), a `Figure` without pyplot's figure manager, and no tick
+    labels (laying out their text cost more than the rest of the figure; the coordinates of
+    toy data carry no lesson)."""
+    from matplotlib.figure import Figure
 
     x = data.x.float()
     lo, hi = x.min(0).values, x.max(0).values
@@ -154,14 +159,14 @@ def regions(module, dm, data, grid_size: int):
     grid = torch.stack([xx.flatten(), yy.flatten()], 1)
     # back to raw units: predict() applies the loader's scale and shift
     classes = predict(module, dm, (grid - dm.shift) / dm.scale).argmax(-1).reshape(xx.shape)
-    # one image of the class grid: a fraction of contourf's cost, and figures are drawn per job
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
+    fig = Figure(figsize=(4, 4), dpi=80)
+    ax = fig.add_subplot()
     ax.imshow(classes, extent=(float(gx[0]), float(gx[-1]), float(gy[0]), float(gy[-1])),
               origin="lower", cmap="tab10", vmin=0, vmax=9, alpha=0.3, interpolation="nearest")
     px, py = subset(x, data.y)
     ax.scatter(px[:, 0], px[:, 1], c=py, cmap="tab10", vmin=0, vmax=9, s=8, edgecolors="k",
                linewidths=0.2)
-    ax.set_aspect("equal")
+    ax.set(xticks=[], yticks=[], aspect="equal")
     ax.set_title("decision regions")
     return fig
 

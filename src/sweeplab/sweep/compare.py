@@ -104,14 +104,31 @@ def plot_curves(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: s
     drawn = [r for r in jobs if metric in curves.get(r["job"], {})]
     if not drawn:
         return False
-    varying, colors, styles = varying_keys(jobs), job_colors(jobs), job_linestyles(jobs)
+    colors, styles, labels = job_colors(jobs), job_linestyles(jobs), legend_labels(jobs)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in drawn:
         xs, ys = curves[r["job"]][metric]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None, color=colors[r["job"]],
-                linestyle=styles[r["job"]], label=job_label(r, varying), alpha=0.85)
-    finish_epoch_plot(fig, ax, metric, f"{metric}, every job", len(drawn), 7, path)
+                linestyle=styles[r["job"]], label=labels.get(r["job"], "_"), alpha=0.85)
+    finish_epoch_plot(fig, ax, metric, f"{metric}, every job", len(set(labels.values())), 7,
+                      path)
     return True
+
+
+def legend_labels(jobs: list[dict]) -> dict[str, str]:
+    """One legend entry per job, or per configuration where it ran on several seeds (its seeds
+    share its colour): a sweep of 20 seeds has one entry, not 20 (each entry also costs the
+    figure's layout a few ms)."""
+    varying = varying_keys(jobs)
+    labels = {}
+    for members in seed_groups(jobs).values():
+        if len(members) == 1:
+            labels[members[0]["job"]] = job_label(members[0], varying)
+            continue
+        rest = varying - {"seed"}
+        label = job_label(members[0], rest) if rest else "every job"
+        labels[members[0]["job"]] = f"{label} ({len(members)} seeds)"
+    return labels
 
 
 def plot_seed_bands(jobs: list[dict], curves: dict[str, dict[str, Curve]], metric: str,
