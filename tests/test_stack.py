@@ -14,11 +14,14 @@ from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
 from sweeplab.stack.optim import StackedAdam, StackedSGD, member_groups
+from sweeplab.stack.plan import plan
 from sweeplab.tasks import Classifier
 from sweeplab.train import train
 
 SPIRAL = ["data=spiral", "data.n_per_class=60", "model=mlp", "model.hidden=16",
           "trainer.max_epochs=3", "logger=csv"]
+CNN = ["data=digits", "data.seed=0", "model=cnn", "model.channels=[4,6]", "model.kernel_size=3",
+       "model.padding=1", "model.hidden=[12]", "trainer.max_epochs=2", "logger=csv"]
 DEEP = ["data=spiral", "data.n_per_class=60", "model=deep", "trainer.max_epochs=2",
         "logger=csv"]
 
@@ -84,6 +87,13 @@ AXES = {
          f"model.batchnorm={b}"]
         for a, m, d, b in [("sigmoid", 0, 0, "false"), ("tanh", 0.9, 0.5, "true"),
                            ("relu", 0.9, 0, "true"), ("relu", 0, 0.5, "false")]]),
+    "cnn: momentum, seed, dropout, activation": (CNN, [
+        ["optim.momentum=0.9"], ["seed=3", "model.dropout=0.3"],
+        ["model.activation=tanh", "model.dropout=0.5", "optim.lr=0.05"]]),
+    "cnn: batch norm, pooling, logit batch norm": (CNN, [
+        ["model.batchnorm=true"], ["model.batchnorm=true", "model.bn_after_activation=true"],
+        ["model.batchnorm=false", "model.logit_batchnorm=true"],
+        ["model.pool=avg", "model.batchnorm=true"], ["model.pool=avg"]]),
 }
 
 
@@ -91,6 +101,15 @@ AXES = {
 def test_stacked_members_end_as_their_jobs_alone(axis, tmp_path):
     base, variants = AXES[axis]
     assert_stacked_equals_alone(tmp_path, base, variants)
+
+
+def test_cnn_sweeps_stack_and_jobs_that_cannot_say_why(tmp_path):
+    cfgs = [compose_config([*CNN, *v], tmp_path / str(i)) for i, v in enumerate(
+        [["optim.momentum=0"], ["optim.momentum=0.9"], ["model.channels=[8]"],
+         ["model.channels=[8]", "model.pool=avg"], ["trainer.gradient_clip_val=0.5"]])]
+    stacks, alone = plan(cfgs)
+    assert stacks == [[0, 1, 3, 2]]  # members of the same shape and pooling side by side
+    assert alone == [(4, "gradient clipping would clip all members' gradients together")]
 
 
 def test_a_diverged_member_is_frozen_and_recorded_while_the_others_go_on(tmp_path):

@@ -20,17 +20,16 @@ from torch import Tensor
 
 from sweeplab.epoch_sums import EpochSums
 from sweeplab.stack.logger import member_key, member_metrics
-from sweeplab.stack.net import StackedNet, blocks
+from sweeplab.stack.net import StackedNet, structure
 from sweeplab.stack.optim import MemberSchedules, build_stacked_optimizer
 from sweeplab.tasks import Classifier, TaskModule, logs_this_step
 
 
 def group_key(member: TaskModule) -> tuple:
-    """What members of one StackedNet share: the head and every Linear's shape."""
+    """What members of one StackedNet share: the head and every layer's sizes and settings."""
     head = (member.loss_name, member.binary_head, member.num_classes) \
         if isinstance(member, Classifier) else ("mse",)
-    shapes = tuple(tuple(linear.weight.shape) for linear, _ in blocks(member.net))
-    return type(member), head, shapes
+    return type(member), head, structure(member.net)
 
 
 def member_generator(seed_state: Tensor) -> torch.Generator:

@@ -1,9 +1,10 @@
-"""N fully connected networks as one: stacked weights, one matrix product per layer for all.
+"""N networks of one shape as one: stacked weights with a leading member dimension.
 
 `StackedNet` takes the members' own networks (built and initialised as each job builds its
-own) and copies their weights into stacked parameters with a leading member dimension. Its
-layers are the members' layers in order: a Linear computes every member's product, and
-what follows it (activation, batch norm before or after it, dropout) may differ per member.
+own: fully connected nets and small CNNs) and copies their weights into stacked parameters.
+Its layers are the members' layers in order: a Linear or Conv2d computes every member's
+output, and what follows it (activation, batch norm before or after it, pooling, dropout) may
+differ per member.
 Members that share those are applied as one run, so a stack sorted by them costs one call per
 run. Batch norm keeps each member's own statistics; dropout draws each member's mask from that
 member's generator, as the job alone draws it. `write_member` copies member i's weights back
@@ -18,13 +19,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sweeplab.models.cnn import SmallCNN
 from sweeplab.models.deep import DeepNet
 from sweeplab.models.layers import Dropout, dropout
 from sweeplab.models.logistic import LogisticRegression
 from sweeplab.models.softmax import SoftmaxRegression
 
 #: the families whose forward applies their layers in order (what StackedNet reproduces)
-FAMILIES = (DeepNet, LogisticRegression, SoftmaxRegression)
+FAMILIES = (DeepNet, LogisticRegression, SoftmaxRegression, SmallCNN)
+#: the layers that hold weights; every other layer belongs to the one before it
+WEIGHTED = (nn.Linear, nn.Conv2d)
+#: layers with no weights and no per-member setting, applied to all members at once
+SHARED = (nn.Flatten, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def layer_sequence(net: nn.Module) -> list[nn.Module]:
@@ -35,21 +42,35 @@ def layer_sequence(net: nn.Module) -> list[nn.Module]:
     return out
 
 
-def blocks(net: nn.Module) -> list[tuple[nn.Linear, list[nn.Module]]]:
-    """(Linear, the layers after it up to the next Linear) for each Linear of the network."""
+def blocks(net: nn.Module) -> list[tuple[nn.Module, list[nn.Module]]]:
+    """(Linear or Conv2d, the layers after it up to the next one) for each such layer of the
+    network; a Flatten before the first is the input's (`flattens_input`)."""
     layers = layer_sequence(net)
-    if not isinstance(layers[0], nn.Flatten):
-        raise ValueError(f"{type(net).__name__}: expected a Flatten first")
-    out: list[tuple[nn.Linear, list[nn.Module]]] = []
-    for layer in layers[1:]:
-        if isinstance(layer, nn.Linear):
+    if flattens_input(net):
+        layers = layers[1:]
+    if not isinstance(layers[0], WEIGHTED):
+        raise ValueError(f"{type(net).__name__}: expected a Linear or Conv2d first")
+    out: list[tuple[nn.Module, list[nn.Module]]] = []
+    for layer in layers:
+        if isinstance(layer, WEIGHTED):
             out.append((layer, []))
-        elif isinstance(layer, nn.BatchNorm1d | Dropout | nn.Identity) or \
+        elif isinstance(layer, (*BATCH_NORMS, Dropout, *SHARED)) or \
                 type(layer).__module__ == "torch.nn.modules.activation":
             out[-1][1].append(layer)
         else:
             raise ValueError(f"{type(layer).__name__} has no stacked version")
     return out
+
+
+def flattens_input(net: nn.Module) -> bool:
+    return isinstance(layer_sequence(net)[0], nn.Flatten)
+
+
+def structure(net: nn.Module) -> tuple[str, ...]:
+    """What members of one StackedNet share: every layer but activations, batch norm and
+    dropout (which may differ per member), with its sizes and settings."""
+    return tuple(repr(m) for m in layer_sequence(net)
+                 if isinstance(m, WEIGHTED + SHARED) and not isinstance(m, nn.Identity))
 
 
 def signature(tail: list[nn.Module]) -> tuple[str, ...]:
@@ -77,12 +98,44 @@ class StackedLinear(nn.Module):
                             zip(x.unbind(0), pairs, strict=True)])
 
 
+class StackedConv2d(nn.Module):
+    """N Conv2d layers as stacked parameters, each member's convolution computed as its job's
+    (`F.conv2d` on its slice, for the reason StackedLinear gives)."""
+
+    def __init__(self, convs: list[nn.Conv2d]) -> None:
+        super().__init__()
+        given = convs[0]
+        self.stride, self.padding = given.stride, given.padding
+        self.dilation, self.groups = given.dilation, given.groups
+        self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in convs]))
+        self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in convs]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: the same images for every member (B, C, H, W), or each member's (N, B, C, H, W)."""
+        inputs = [x] * len(self.weight) if x.dim() == 4 else x.unbind(0)
+        return torch.stack([
+            F.conv2d(xi, w, b, self.stride, self.padding, self.dilation, self.groups)
+            for xi, w, b in zip(inputs, self.weight, self.bias, strict=True)])
+
+
+class AllMembers(nn.Module):
+    """A layer without weights (pooling, flatten, activation) applied to every member's
+    batch at once: members and batch folded into one batch dimension."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = copy.deepcopy(layer)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.layer(z.flatten(0, 1)).unflatten(0, z.shape[:2])
+
+
 class StackedBatchNorm(nn.Module):
-    """BatchNorm1d for every member of a stack after one Linear, each with its own affine
+    """Batch norm for every member of a stack after one Linear or Conv2d, each with its own affine
     weights and statistics (a member without batch norm there keeps unused rows, so that every
     stacked parameter has one row per member)."""
 
-    def __init__(self, bns: list[nn.BatchNorm1d | None], features: int) -> None:
+    def __init__(self, bns: list[nn.Module | None], features: int) -> None:
         super().__init__()
         given = next(m for m in bns if m is not None)
         self.eps, self.momentum = given.eps, given.momentum
@@ -133,6 +186,10 @@ class MemberDropout(nn.Module):
                             for k, p in enumerate(self.rates)])
 
 
+def stacked_layer(layers: list[nn.Module]) -> StackedLinear | StackedConv2d:
+    return StackedConv2d(layers) if isinstance(layers[0], nn.Conv2d) else StackedLinear(layers)
+
+
 class Run(nn.Module):
     """Members [start, stop) of a stack, which share the layers after a Linear."""
 
@@ -144,13 +201,13 @@ class Run(nn.Module):
         layers: list[nn.Module] = []
         for k, layer in enumerate(tails[0]):
             column = [tail[k] for tail in tails]
-            if isinstance(layer, nn.BatchNorm1d):
+            if isinstance(layer, BATCH_NORMS):
                 layers.append(RunBatchNorm(norm, self.start, self.stop))
             elif isinstance(layer, Dropout):
                 layers.append(MemberDropout([m.p for m in column], generators,
                                             offset + start))
-            else:  # an activation: no weights, the same for the whole run
-                layers.append(copy.deepcopy(layer))
+            else:  # activation, pooling, flatten: no weights, the same for the whole run
+                layers.append(AllMembers(layer))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -158,19 +215,21 @@ class Run(nn.Module):
 
 
 class StackedNet(nn.Module):
-    """Networks of the same layer sizes as one; members may differ after each Linear."""
+    """Networks of the same `structure` as one; members may differ after each Linear or
+    Conv2d in activation, batch norm and dropout."""
 
     def __init__(self, nets: list[nn.Module], generators: list[torch.Generator],
                  offset: int = 0) -> None:
         """`generators[offset + i]` draws member i's dropout masks."""
         super().__init__()
         per_member = [blocks(net) for net in nets]
+        self.flatten_input = flattens_input(nets[0])
         self.linears = nn.ModuleList(
-            StackedLinear([b[j][0] for b in per_member]) for j in range(len(per_member[0])))
+            stacked_layer([b[j][0] for b in per_member]) for j in range(len(per_member[0])))
         self.runs, self.norms = nn.ModuleList(), nn.ModuleList()
         for j in range(len(per_member[0])):
             tails = [b[j][1] for b in per_member]
-            bns = [next((m for m in tail if isinstance(m, nn.BatchNorm1d)), None)
+            bns = [next((m for m in tail if isinstance(m, BATCH_NORMS)), None)
                    for tail in tails]
             features = self.linears[j].weight.shape[1]
             norm = StackedBatchNorm(bns, features) if any(m is not None for m in bns) \
@@ -186,7 +245,7 @@ class StackedNet(nn.Module):
             self.runs.append(runs)
 
     def forward(self, x: Tensor) -> Tensor:
-        z = x.flatten(1)
+        z = x.flatten(1) if self.flatten_input else x
         for linear, runs in zip(self.linears, self.runs, strict=True):
             z = linear(z)
             if len(runs) == 1:
@@ -203,7 +262,7 @@ class StackedNet(nn.Module):
             linear.weight.copy_(stacked.weight[i])
             linear.bias.copy_(stacked.bias[i])
             for layer in tail:
-                if isinstance(layer, nn.BatchNorm1d):
+                if isinstance(layer, BATCH_NORMS):
                     for name in ("weight", "bias", "running_mean", "running_var",
                                  "num_batches_tracked"):
                         getattr(layer, name).copy_(getattr(norm, name)[i])
