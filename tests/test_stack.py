@@ -54,6 +54,7 @@ def assert_stacked_equals_alone(tmp_path, base: list[str], variants: list[list[s
         record, state = alone(tmp_path, base, variant, i)
         assert member.record.status == record["status"], variant
         assert member.record.error == record.get("error"), variant
+        assert member.record.tested_on == record.get("tested_on"), variant
         assert set(member.record.metrics) == set(record["metrics"]), variant
         for key, value in record["metrics"].items():
             assert member.record.metrics[key] == pytest.approx(value, abs=1e-4), (variant, key)
@@ -112,6 +113,26 @@ def test_cnn_sweeps_stack_and_jobs_that_cannot_say_why(tmp_path):
     assert alone == [(4, "gradient clipping would clip all members' gradients together")]
 
 
+def test_stacked_members_are_tested_on_their_own_best_epoch_as_alone(tmp_path):
+    variants = [["optim.lr=0.5", "optim.momentum=0.9"], ["optim.lr=0.05"],
+                ["optim.lr=0.3", "model.dropout=0.3", "model.batchnorm=true"]]
+    base = [*SPIRAL, "trainer.max_epochs=6", "test_on=best"]
+    assert_stacked_equals_alone(tmp_path, base, variants)
+    epochs = [json.loads((tmp_path / f"alone{i}" / "metrics.json").read_text())["metrics"]
+              ["tested_epoch"] for i in range(len(variants))]
+    assert len(set(epochs)) > 1 and min(epochs) < 6  # members' best epochs differ
+    for i in range(len(variants)):
+        stacked = torch.load(tmp_path / f"member{i}" / "checkpoints" / "best.ckpt",
+                             weights_only=True)
+        single = torch.load(tmp_path / f"alone{i}" / "checkpoints" / "best.ckpt",
+                            weights_only=True)
+        assert stacked["epoch"] == single["epoch"]
+        for key, value in single["state_dict"].items():
+            if key.startswith("net."):
+                torch.testing.assert_close(stacked["state_dict"][key], value, rtol=1e-4,
+                                           atol=1e-4)
+
+
 def test_a_diverged_member_is_frozen_and_recorded_while_the_others_go_on(tmp_path):
     assert_stacked_equals_alone(tmp_path, [*DEEP, "model.hidden=[16,16]"],
                                 [["optim.lr=0.1"], ["optim.lr=1e6"]])
@@ -119,10 +140,11 @@ def test_a_diverged_member_is_frozen_and_recorded_while_the_others_go_on(tmp_pat
 
 def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_path):
     variants = [["model.dropout=0.3"], ["optim.momentum=0.9", "model.batchnorm=true"]]
-    reference = members_of(tmp_path / "reference", SPIRAL, variants)
+    base = [*SPIRAL, "test_on=best"]  # the best weights so far are in the stack's checkpoint
+    reference = members_of(tmp_path / "reference", base, variants)
     train_stack(reference, tmp_path / "reference" / "stack", None)
 
-    stopped = members_of(tmp_path / "run", SPIRAL, variants)
+    stopped = members_of(tmp_path / "run", base, variants)
     with open_dict(stopped[0].cfg):
         stopped[0].cfg.callbacks.stop = {"_target_": "robust_helpers.SignalAtStep", "step": 13}
     folder = tmp_path / "run" / "stack"
@@ -131,10 +153,10 @@ def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_pat
     ckpt = folder / "checkpoints" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["global_step"] == 13
 
-    resumed = members_of(tmp_path / "run", SPIRAL, variants)
+    resumed = members_of(tmp_path / "run", base, variants)
     train_stack(resumed, folder, ckpt)
     for a, b in zip(resumed, reference, strict=True):
-        assert a.record.status == "completed"
+        assert a.record.status == "completed" and a.record.tested_on == "best"
         assert a.record.metrics == pytest.approx(b.record.metrics, abs=1e-6)
 
 
@@ -198,7 +220,9 @@ def test_a_sweep_trains_stacked_by_default_and_each_job_keeps_its_outputs(tmp_pa
                                                  weights_only=True)
         assert module.net is not None
     assert "diverged" in (sweep / "summary.md").read_text()
-    ckpt = next(sweep.glob("*/checkpoints/last.ckpt"))
+    # a sweep's members are tested on their best epoch (test_on=auto), kept in best.ckpt
+    assert {r["tested_on"] for r in records.values() if r["status"] == "completed"} == {"best"}
+    ckpt = next(sweep.glob("*/checkpoints/best.ckpt"))
     evaluated = run_script(["eval.py", f"ckpt_path={ckpt}"], cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     test_acc = json.loads((ckpt.parent.parent / "eval_test.json").read_text())["test/acc"]

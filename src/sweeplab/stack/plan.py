@@ -36,8 +36,6 @@ def why_alone(cfg: DictConfig) -> str | None:
     """Why this job cannot join a stack, or None."""
     if cfg.get("lab"):
         return f"lab={cfg.lab} trains nothing"
-    if cfg.get("test_on") == "best":  # auto tests a stack's members on their last weights
-        return "test_on=best tests each job on its own best checkpoint"
     target = cfg.model._target_
     if not issubclass(model_class(target), FAMILIES):
         return f"model {target.rsplit('.', 1)[-1]} has layers with no stacked version"
