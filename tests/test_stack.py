@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 from omegaconf import open_dict
 
-from conftest import compose_config, run_script
+from conftest import ROOT, compose_config, run_script
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
@@ -158,6 +162,47 @@ def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_pat
     for a, b in zip(resumed, reference, strict=True):
         assert a.record.status == "completed" and a.record.tested_on == "best"
         assert a.record.metrics == pytest.approx(b.record.metrics, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_stacked_sweep_exits_143_and_resume_ends_as_uninterrupted(tmp_path):
+    sweep = [*SPIRAL, "threads=1", "trainer.enable_progress_bar=false", "optim.lr=0.1,0.3",
+             "model.dropout=0,0.3"]
+    reference = run_script(["train.py", "-m", *sweep, f"hydra.sweep.dir={tmp_path / 'ref'}"],
+                           cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    # the stack pauses after step 8 (mid-epoch, past a validation) until the signal comes
+    args = ["-m", *sweep, f"hydra.sweep.dir={tmp_path / 'run'}",
+            "+callbacks.pause={_target_:robust_helpers.PauseAtStep,step:8}"]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "paused at step 8" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert any("training 4 jobs as one stacked model" in line for line in seen)
+    assert "to continue:" in err and "resume=true" in err and "Traceback" not in err
+    stopped = {p.parent.name: json.loads(p.read_text())
+               for p in (tmp_path / "run").glob("*/metrics.json")}
+    assert len(stopped) == 4 and {r["status"] for r in stopped.values()} == {"interrupted"}
+
+    resumed = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args,
+                              "resume=true"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for name, _ in stopped.items():
+        after = json.loads((tmp_path / "run" / name / "metrics.json").read_text())
+        expected = json.loads((tmp_path / "ref" / name / "metrics.json").read_text())
+        assert after["status"] == "completed" and after["tested_on"] == "best"
+        assert after["resumed_from"].endswith("last.ckpt")
+        assert after["metrics"] == pytest.approx(expected["metrics"], abs=1e-6), name
 
 
 def test_stacked_sgd_and_adam_follow_torch_for_each_member():
