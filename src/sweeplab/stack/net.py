@@ -2,9 +2,9 @@
 
 `StackedNet` takes the members' own networks (built and initialised as each job builds its
 own: fully connected nets and small CNNs) and copies their weights into stacked parameters.
-Its layers are the members' layers in order: a Linear or Conv2d computes every member's
-output, and what follows it (activation, batch norm before or after it, pooling, dropout) may
-differ per member.
+Its layers are the members' layers in order: a CNN's convolutional blocks first (`conv.py`,
+member by member), then each Linear computes every member's product, and what follows a Linear
+or Conv2d (activation, batch norm before or after it, dropout) may differ per member.
 Members that share those are applied as one run, so a stack sorted by them costs one call per
 run. Batch norm keeps each member's own statistics; dropout draws each member's mask from that
 member's generator, as the job alone draws it. `write_member` copies member i's weights back
@@ -24,6 +24,7 @@ from sweeplab.models.deep import DeepNet
 from sweeplab.models.layers import Dropout, dropout
 from sweeplab.models.logistic import LogisticRegression
 from sweeplab.models.softmax import SoftmaxRegression
+from sweeplab.stack.conv import ConvFeatures
 
 #: the families whose forward applies their layers in order (what StackedNet reproduces)
 FAMILIES = (DeepNet, LogisticRegression, SoftmaxRegression, SmallCNN)
@@ -98,38 +99,6 @@ class StackedLinear(nn.Module):
                             zip(x.unbind(0), pairs, strict=True)])
 
 
-class StackedConv2d(nn.Module):
-    """N Conv2d layers as stacked parameters, each member's convolution computed as its job's
-    (`F.conv2d` on its slice, for the reason StackedLinear gives)."""
-
-    def __init__(self, convs: list[nn.Conv2d]) -> None:
-        super().__init__()
-        given = convs[0]
-        self.stride, self.padding = given.stride, given.padding
-        self.dilation, self.groups = given.dilation, given.groups
-        self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in convs]))
-        self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in convs]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x: the same images for every member (B, C, H, W), or each member's (N, B, C, H, W)."""
-        inputs = [x] * len(self.weight) if x.dim() == 4 else x.unbind(0)
-        return torch.stack([
-            F.conv2d(xi, w, b, self.stride, self.padding, self.dilation, self.groups)
-            for xi, w, b in zip(inputs, self.weight, self.bias, strict=True)])
-
-
-class AllMembers(nn.Module):
-    """A layer without weights (pooling, flatten, activation) applied to every member's
-    batch at once: members and batch folded into one batch dimension."""
-
-    def __init__(self, layer: nn.Module) -> None:
-        super().__init__()
-        self.layer = copy.deepcopy(layer)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.layer(z.flatten(0, 1)).unflatten(0, z.shape[:2])
-
-
 class StackedBatchNorm(nn.Module):
     """Batch norm for every member of a stack after one Linear or Conv2d, each with its own affine
     weights and statistics (a member without batch norm there keeps unused rows, so that every
@@ -148,15 +117,17 @@ class StackedBatchNorm(nn.Module):
                              torch.stack([m.num_batches_tracked for m in bns]))
 
     def normalize(self, z: Tensor, start: int, stop: int) -> Tensor:
-        """Members [start, stop) of the stack, z of shape (stop - start, batch, features);
-        each member through batch_norm on its own rows, the kernel its job uses (statistics
-        reduced over more channels at once round differently in the last bit)."""
+        """Members [start, stop) of the stack, z of shape (stop - start, batch, ...)."""
+        return torch.stack([self.member(z[k], i) for k, i in enumerate(range(start, stop))])
+
+    def member(self, z: Tensor, i: int) -> Tensor:
+        """Member i's batch (batch, ...) through batch_norm on its own rows, the kernel its
+        job uses (statistics reduced over more channels at once round differently in the last
+        bit)."""
         if self.training:
-            self.num_batches_tracked[start:stop].add_(1)
-        return torch.stack([
-            F.batch_norm(z[k], self.running_mean[i], self.running_var[i], self.weight[i],
-                         self.bias[i], self.training, self.momentum, self.eps)
-            for k, i in enumerate(range(start, stop))])
+            self.num_batches_tracked[i].add_(1)
+        return F.batch_norm(z, self.running_mean[i], self.running_var[i], self.weight[i],
+                            self.bias[i], self.training, self.momentum, self.eps)
 
 
 class RunBatchNorm(nn.Module):
@@ -186,10 +157,6 @@ class MemberDropout(nn.Module):
                             for k, p in enumerate(self.rates)])
 
 
-def stacked_layer(layers: list[nn.Module]) -> StackedLinear | StackedConv2d:
-    return StackedConv2d(layers) if isinstance(layers[0], nn.Conv2d) else StackedLinear(layers)
-
-
 class Run(nn.Module):
     """Members [start, stop) of a stack, which share the layers after a Linear."""
 
@@ -206,12 +173,20 @@ class Run(nn.Module):
             elif isinstance(layer, Dropout):
                 layers.append(MemberDropout([m.p for m in column], generators,
                                             offset + start))
-            else:  # activation, pooling, flatten: no weights, the same for the whole run
-                layers.append(AllMembers(layer))
+            else:  # an activation: no weights, the same for the whole run
+                layers.append(copy.deepcopy(layer))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.layers(z)
+
+
+def block_norm(column: list[tuple[nn.Module, list[nn.Module]]]) -> nn.Module:
+    """The stacked batch norm of one block (members' (layer, tail)); nn.Identity if none."""
+    bns = [next((m for m in tail if isinstance(m, BATCH_NORMS)), None) for _, tail in column]
+    if all(m is None for m in bns):
+        return nn.Identity()
+    return StackedBatchNorm(bns, column[0][0].weight.shape[0])
 
 
 class StackedNet(nn.Module):
@@ -224,28 +199,29 @@ class StackedNet(nn.Module):
         super().__init__()
         per_member = [blocks(net) for net in nets]
         self.flatten_input = flattens_input(nets[0])
-        self.linears = nn.ModuleList(
-            stacked_layer([b[j][0] for b in per_member]) for j in range(len(per_member[0])))
-        self.runs, self.norms = nn.ModuleList(), nn.ModuleList()
-        for j in range(len(per_member[0])):
+        self.norms = nn.ModuleList(block_norm([b[j] for b in per_member])
+                                   for j in range(len(per_member[0])))
+        convs = sum(isinstance(layer, nn.Conv2d) for layer, _ in per_member[0])
+        self.features = ConvFeatures([b[:convs] for b in per_member], self.norms[:convs]) \
+            if convs else None
+        self.linears = nn.ModuleList(StackedLinear([b[j][0] for b in per_member])
+                                     for j in range(convs, len(per_member[0])))
+        self.runs = nn.ModuleList()
+        for j in range(convs, len(per_member[0])):
             tails = [b[j][1] for b in per_member]
-            bns = [next((m for m in tail if isinstance(m, BATCH_NORMS)), None)
-                   for tail in tails]
-            features = self.linears[j].weight.shape[1]
-            norm = StackedBatchNorm(bns, features) if any(m is not None for m in bns) \
-                else nn.Identity()
-            self.norms.append(norm)
             runs, start = nn.ModuleList(), 0
             while start < len(nets):
                 stop = start + 1
                 while stop < len(nets) and signature(tails[stop]) == signature(tails[start]):
                     stop += 1
-                runs.append(Run(start, tails[start:stop], generators, offset, norm))
+                runs.append(Run(start, tails[start:stop], generators, offset, self.norms[j]))
                 start = stop
             self.runs.append(runs)
 
     def forward(self, x: Tensor) -> Tensor:
         z = x.flatten(1) if self.flatten_input else x
+        if self.features is not None:
+            z = self.features(z)
         for linear, runs in zip(self.linears, self.runs, strict=True):
             z = linear(z)
             if len(runs) == 1:
@@ -257,8 +233,8 @@ class StackedNet(nn.Module):
     @torch.no_grad()
     def write_member(self, i: int, net: nn.Module) -> None:
         """Copy member i's weights and batch-norm statistics into its own network `net`."""
-        for (linear, tail), stacked, norm in zip(blocks(net), self.linears, self.norms,
-                                                 strict=True):
+        weighted = [*(self.features.convs if self.features is not None else []), *self.linears]
+        for (linear, tail), stacked, norm in zip(blocks(net), weighted, self.norms, strict=True):
             linear.weight.copy_(stacked.weight[i])
             linear.bias.copy_(stacked.bias[i])
             for layer in tail:
