@@ -93,9 +93,10 @@ AXES = {
         for a, m, d, b in [("sigmoid", 0, 0, "false"), ("tanh", 0.9, 0.5, "true"),
                            ("relu", 0.9, 0, "true"), ("relu", 0, 0.5, "false")]]),
     "cnn: momentum, seed, dropout, activation": (CNN, [
-        ["optim.momentum=0.9"], ["seed=3", "model.dropout=0.3"],
+        ["optim.momentum=0.9", "init=xavier"], ["seed=3", "model.dropout=0.3"],
         ["model.activation=tanh", "model.dropout=0.5", "optim.lr=0.05"]]),
-    "cnn: batch norm, pooling, logit batch norm": (CNN, [
+    "cnn: batch norm, pooling, logit batch norm, tested on the best epoch": ([
+        *CNN, "test_on=best", "trainer.max_epochs=3"], [
         ["model.batchnorm=true"], ["model.batchnorm=true", "model.bn_after_activation=true"],
         ["model.batchnorm=false", "model.logit_batchnorm=true"],
         ["model.pool=avg", "model.batchnorm=true"], ["model.pool=avg"]]),
@@ -106,6 +107,12 @@ AXES = {
 def test_stacked_members_end_as_their_jobs_alone(axis, tmp_path):
     base, variants = AXES[axis]
     assert_stacked_equals_alone(tmp_path, base, variants)
+
+
+def test_a_stack_stopped_before_any_validation_tests_its_last_weights_as_alone(tmp_path):
+    # max_steps ends training mid-epoch: validated once after fit, no best epoch (tested_on last)
+    assert_stacked_equals_alone(tmp_path, [*SPIRAL, "test_on=best", "trainer.max_steps=3"],
+                                [["optim.lr=0.1"], ["optim.lr=0.3", "model.dropout=0.2"]])
 
 
 def test_cnn_sweeps_stack_and_jobs_that_cannot_say_why(tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from sweeplab.epoch_sums import EpochSums
@@ -159,9 +160,14 @@ class StackModule(L.LightningModule):
             self.best = torch.fmax(self.best, watched) if self.classifies else \
                 torch.fmin(self.best, watched)
             self.log_members("val/acc_best" if self.classifies else "val/loss_best", self.best)
-            if self.best_weights is not None:
+            if self.best_weights is not None and self.keeps_best():
                 value = means[1] if self.best_weights.metric == "val/acc" else means[0]
                 self.best_weights.update(value, self.current_epoch, self.global_step)
+
+    def keeps_best(self) -> bool:
+        """Whether this validation may give a best epoch: as ModelCheckpoint saves, during fit
+        only (not the validation run after a short fit) and not in a fast_dev_run."""
+        return self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.fast_dev_run
 
     def on_test_start(self) -> None:
         if self.best_weights is not None:  # each member tested on its best epoch's weights
