@@ -147,7 +147,7 @@ def test_wheel_installs_outside_the_repo_sweeps_and_evaluates(tmp_path):
     assert "| model.activation=tanh | tanh | completed |" in (sweep / "summary.md").read_text()
 
     job = next(p.parent for p in sweep.glob("*/metrics.json"))
-    # the weights the job was tested on: a stacked sweep's last ones (best.ckpt job by job)
+    # the weights the job was tested on (a sweep: its best epoch, best.ckpt, stacked or not)
     tested_on = json.loads((job / "metrics.json").read_text())["tested_on"]
     evaluated = command("sweeplab-eval", f"ckpt_path={job / 'checkpoints' / f'{tested_on}.ckpt'}")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]

@@ -25,10 +25,15 @@ def tests_on_best(cfg: DictConfig) -> bool:
     return choice == "best" or (choice == "auto" and is_multirun())
 
 
+def keeps_best(cfg: DictConfig, metric: str) -> bool:
+    """Whether the job keeps its best epoch's weights by `metric` to test them: not when it
+    tests on its last weights, or optimises a metric validation does not measure."""
+    return bool(cfg.get("test") and tests_on_best(cfg) and metric.startswith("val/"))
+
+
 def best_checkpoint(cfg: DictConfig, metric: str, out: Path) -> ModelCheckpoint | None:
-    """The callback that keeps the best epoch's weights by `metric`; None when the job tests
-    on its last weights, or optimises a metric validation does not measure."""
-    if not (cfg.get("test") and tests_on_best(cfg) and metric.startswith("val/")):
+    """The callback that keeps the best epoch's weights by `metric`; None unless `keeps_best`."""
+    if not keeps_best(cfg, metric):
         return None
     return ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor=metric,
                            mode="max" if larger_is_better(metric) else "min", save_top_k=1,

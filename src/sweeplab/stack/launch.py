@@ -27,6 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from sweeplab import resume
+from sweeplab.best_checkpoint import keeps_best, tested_on
 from sweeplab.callbacks import SaveLast
 from sweeplab.checkpoints import save_module
 from sweeplab.checks import build_datamodule
@@ -197,9 +198,11 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None,
         if ckpt_path is not None:
             m.record.resumed_from = str(ckpt_path)
         m.record.write(m.out)
+    metric = optimized_metric(first, dm.classifies)
     stack = StackModule(modules, [int(m.cfg.seed) for m in members], rng_states,
                         [OmegaConf.to_container(m.cfg.optim) for m in members],
-                        int(first.trainer.max_epochs))
+                        int(first.trainer.max_epochs),
+                        metric if keeps_best(first, metric) else None)
     loggers = []
     for i, m in enumerate(members):
         m.loggers = [instantiate(lg) for lg in m.cfg.get("logger", {}).values() if lg]
@@ -212,16 +215,38 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None,
             continue
         module = stack.member_module(i)
         m.record.metrics = stack.member_metrics(metrics, i)
-        if m.cfg.eval_train:
-            m.record.metrics.update(train_set_metrics(module, dm))
         m.record.metrics["epochs"] = float(trainer.current_epoch)
         m.record.metrics["steps"] = float(trainer.global_step)
-        m.record.tested_on = "last" if m.cfg.test else None  # test_on=auto in a stack
+        if m.cfg.test and stack.best_weights is not None and \
+                stack.best_weights.tested_epoch(i) is not None:
+            m.record.metrics["tested_epoch"] = stack.best_weights.tested_epoch(i)
+        m.record.tested_on = tested_on(m.cfg, m.record.metrics)
         m.record.status = "completed"
         savers = [instantiate(cb) for cb in m.cfg.get("callbacks", {}).values() if cb]
         for saver in savers:
             if isinstance(saver, SaveLast):
                 save_module(module, saver.path, trainer.current_epoch, trainer.global_step)
+    after_test(stack, members, dm)
+
+
+def after_test(stack: StackModule, members: list[Member], dm) -> None:
+    """What a job alone does with the weights it tested (its best epoch's when it keeps them,
+    which its module then holds): measure the training set (`eval_train`), and keep them in
+    `checkpoints/best.ckpt` as its ModelCheckpoint does."""
+    best = stack.best_weights
+    if best is not None:
+        best.swap()
+    for i, m in enumerate(members):
+        if m.record.status != "completed":
+            continue
+        module = stack.member_module(i)
+        if m.cfg.eval_train:
+            m.record.metrics.update(train_set_metrics(module, dm))
+        if best is not None and best.tested_epoch(i) is not None:
+            save_module(module, m.out / "checkpoints" / "best.ckpt", int(best.epoch[i]),
+                        int(best.step[i]))
+    if best is not None:
+        best.swap()
 
 
 def finish(cfg: DictConfig, member: Member, seconds: float, jobs: int) -> float | None:

@@ -16,21 +16,22 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from sweeplab.epoch_sums import EpochSums
+from sweeplab.stack.best import BestWeights
 from sweeplab.stack.logger import member_key, member_metrics
-from sweeplab.stack.net import StackedNet, blocks
+from sweeplab.stack.net import StackedNet, structure
 from sweeplab.stack.optim import MemberSchedules, build_stacked_optimizer
 from sweeplab.tasks import Classifier, TaskModule, logs_this_step
 
 
 def group_key(member: TaskModule) -> tuple:
-    """What members of one StackedNet share: the head and every Linear's shape."""
+    """What members of one StackedNet share: the head and every layer's sizes and settings."""
     head = (member.loss_name, member.binary_head, member.num_classes) \
         if isinstance(member, Classifier) else ("mse",)
-    shapes = tuple(tuple(linear.weight.shape) for linear, _ in blocks(member.net))
-    return type(member), head, shapes
+    return type(member), head, structure(member.net)
 
 
 def member_generator(seed_state: Tensor) -> torch.Generator:
@@ -41,10 +42,12 @@ def member_generator(seed_state: Tensor) -> torch.Generator:
 
 class StackModule(L.LightningModule):
     def __init__(self, members: list[TaskModule], seeds: list[int], rng_states: list[Tensor],
-                 optims: list[dict[str, Any]], max_epochs: int) -> None:
+                 optims: list[dict[str, Any]], max_epochs: int,
+                 best_metric: str | None = None) -> None:
         """`rng_states[i]`: torch's CPU random state right after member i was built (where its
         job's dropout masks start); on a GPU a job draws them from the device's generator,
-        seeded with its seed (`seeds[i]`)."""
+        seeded with its seed (`seeds[i]`). `best_metric`: keep each member's best weights by
+        this validation metric and test them (None: test the last weights)."""
         super().__init__()
         self.members, self.optims, self.max_epochs = members, optims, max_epochs
         self.seeds = seeds
@@ -62,6 +65,8 @@ class StackModule(L.LightningModule):
             StackedNet([members[i].net for i in g], self.generators, g.start)
             for g in self.groups)
         self.classifies = isinstance(members[0], Classifier)
+        self.best_weights = BestWeights(self.nets, self.groups, best_metric) \
+            if best_metric else None
         self.register_buffer("active", torch.ones(len(members), dtype=torch.bool))
         fill = -torch.inf if self.classifies else torch.inf
         self.register_buffer("best", torch.full((len(members),), fill))
@@ -155,6 +160,22 @@ class StackModule(L.LightningModule):
             self.best = torch.fmax(self.best, watched) if self.classifies else \
                 torch.fmin(self.best, watched)
             self.log_members("val/acc_best" if self.classifies else "val/loss_best", self.best)
+            if self.best_weights is not None and self.keeps_best():
+                value = means[1] if self.best_weights.metric == "val/acc" else means[0]
+                self.best_weights.update(value, self.current_epoch, self.global_step)
+
+    def keeps_best(self) -> bool:
+        """Whether this validation may give a best epoch: as ModelCheckpoint saves, during fit
+        only (not the validation run after a short fit) and not in a fast_dev_run."""
+        return self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.fast_dev_run
+
+    def on_test_start(self) -> None:
+        if self.best_weights is not None:  # each member tested on its best epoch's weights
+            self.best_weights.swap()
+
+    def on_test_end(self) -> None:
+        if self.best_weights is not None:  # the last weights back, for each last.ckpt
+            self.best_weights.swap()
 
     def test_step(self, batch, batch_idx: int) -> None:
         x, y = batch

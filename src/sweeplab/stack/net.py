@@ -1,9 +1,10 @@
-"""N fully connected networks as one: stacked weights, one matrix product per layer for all.
+"""N networks of one shape as one: stacked weights with a leading member dimension.
 
 `StackedNet` takes the members' own networks (built and initialised as each job builds its
-own) and copies their weights into stacked parameters with a leading member dimension. Its
-layers are the members' layers in order: a Linear computes every member's product, and
-what follows it (activation, batch norm before or after it, dropout) may differ per member.
+own: fully connected nets and small CNNs) and copies their weights into stacked parameters.
+Its layers are the members' layers in order: a CNN's convolutional blocks first (`conv.py`,
+member by member), then each Linear computes every member's product, and what follows a Linear
+or Conv2d (activation, batch norm before or after it, dropout) may differ per member.
 Members that share those are applied as one run, so a stack sorted by them costs one call per
 run. Batch norm keeps each member's own statistics; dropout draws each member's mask from that
 member's generator, as the job alone draws it. `write_member` copies member i's weights back
@@ -18,13 +19,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sweeplab.models.cnn import SmallCNN
 from sweeplab.models.deep import DeepNet
 from sweeplab.models.layers import Dropout, dropout
 from sweeplab.models.logistic import LogisticRegression
 from sweeplab.models.softmax import SoftmaxRegression
+from sweeplab.stack.conv import ConvFeatures
 
 #: the families whose forward applies their layers in order (what StackedNet reproduces)
-FAMILIES = (DeepNet, LogisticRegression, SoftmaxRegression)
+FAMILIES = (DeepNet, LogisticRegression, SoftmaxRegression, SmallCNN)
+#: the layers that hold weights; every other layer belongs to the one before it
+WEIGHTED = (nn.Linear, nn.Conv2d)
+#: layers with no weights and no per-member setting, applied to all members at once
+SHARED = (nn.Flatten, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def layer_sequence(net: nn.Module) -> list[nn.Module]:
@@ -35,21 +43,35 @@ def layer_sequence(net: nn.Module) -> list[nn.Module]:
     return out
 
 
-def blocks(net: nn.Module) -> list[tuple[nn.Linear, list[nn.Module]]]:
-    """(Linear, the layers after it up to the next Linear) for each Linear of the network."""
+def blocks(net: nn.Module) -> list[tuple[nn.Module, list[nn.Module]]]:
+    """(Linear or Conv2d, the layers after it up to the next one) for each such layer of the
+    network; a Flatten before the first is the input's (`flattens_input`)."""
     layers = layer_sequence(net)
-    if not isinstance(layers[0], nn.Flatten):
-        raise ValueError(f"{type(net).__name__}: expected a Flatten first")
-    out: list[tuple[nn.Linear, list[nn.Module]]] = []
-    for layer in layers[1:]:
-        if isinstance(layer, nn.Linear):
+    if flattens_input(net):
+        layers = layers[1:]
+    if not isinstance(layers[0], WEIGHTED):
+        raise ValueError(f"{type(net).__name__}: expected a Linear or Conv2d first")
+    out: list[tuple[nn.Module, list[nn.Module]]] = []
+    for layer in layers:
+        if isinstance(layer, WEIGHTED):
             out.append((layer, []))
-        elif isinstance(layer, nn.BatchNorm1d | Dropout | nn.Identity) or \
+        elif isinstance(layer, (*BATCH_NORMS, Dropout, *SHARED)) or \
                 type(layer).__module__ == "torch.nn.modules.activation":
             out[-1][1].append(layer)
         else:
             raise ValueError(f"{type(layer).__name__} has no stacked version")
     return out
+
+
+def flattens_input(net: nn.Module) -> bool:
+    return isinstance(layer_sequence(net)[0], nn.Flatten)
+
+
+def structure(net: nn.Module) -> tuple[str, ...]:
+    """What members of one StackedNet share: every layer but activations, batch norm and
+    dropout (which may differ per member), with its sizes and settings."""
+    return tuple(repr(m) for m in layer_sequence(net)
+                 if isinstance(m, WEIGHTED + SHARED) and not isinstance(m, nn.Identity))
 
 
 def signature(tail: list[nn.Module]) -> tuple[str, ...]:
@@ -78,11 +100,11 @@ class StackedLinear(nn.Module):
 
 
 class StackedBatchNorm(nn.Module):
-    """BatchNorm1d for every member of a stack after one Linear, each with its own affine
+    """Batch norm for every member of a stack after one Linear or Conv2d, each with its own affine
     weights and statistics (a member without batch norm there keeps unused rows, so that every
     stacked parameter has one row per member)."""
 
-    def __init__(self, bns: list[nn.BatchNorm1d | None], features: int) -> None:
+    def __init__(self, bns: list[nn.Module | None], features: int) -> None:
         super().__init__()
         given = next(m for m in bns if m is not None)
         self.eps, self.momentum = given.eps, given.momentum
@@ -95,15 +117,17 @@ class StackedBatchNorm(nn.Module):
                              torch.stack([m.num_batches_tracked for m in bns]))
 
     def normalize(self, z: Tensor, start: int, stop: int) -> Tensor:
-        """Members [start, stop) of the stack, z of shape (stop - start, batch, features);
-        each member through batch_norm on its own rows, the kernel its job uses (statistics
-        reduced over more channels at once round differently in the last bit)."""
+        """Members [start, stop) of the stack, z of shape (stop - start, batch, ...)."""
+        return torch.stack([self.member(z[k], i) for k, i in enumerate(range(start, stop))])
+
+    def member(self, z: Tensor, i: int) -> Tensor:
+        """Member i's batch (batch, ...) through batch_norm on its own rows, the kernel its
+        job uses (statistics reduced over more channels at once round differently in the last
+        bit)."""
         if self.training:
-            self.num_batches_tracked[start:stop].add_(1)
-        return torch.stack([
-            F.batch_norm(z[k], self.running_mean[i], self.running_var[i], self.weight[i],
-                         self.bias[i], self.training, self.momentum, self.eps)
-            for k, i in enumerate(range(start, stop))])
+            self.num_batches_tracked[i].add_(1)
+        return F.batch_norm(z, self.running_mean[i], self.running_var[i], self.weight[i],
+                            self.bias[i], self.training, self.momentum, self.eps)
 
 
 class RunBatchNorm(nn.Module):
@@ -144,7 +168,7 @@ class Run(nn.Module):
         layers: list[nn.Module] = []
         for k, layer in enumerate(tails[0]):
             column = [tail[k] for tail in tails]
-            if isinstance(layer, nn.BatchNorm1d):
+            if isinstance(layer, BATCH_NORMS):
                 layers.append(RunBatchNorm(norm, self.start, self.stop))
             elif isinstance(layer, Dropout):
                 layers.append(MemberDropout([m.p for m in column], generators,
@@ -157,36 +181,47 @@ class Run(nn.Module):
         return self.layers(z)
 
 
+def block_norm(column: list[tuple[nn.Module, list[nn.Module]]]) -> nn.Module:
+    """The stacked batch norm of one block (members' (layer, tail)); nn.Identity if none."""
+    bns = [next((m for m in tail if isinstance(m, BATCH_NORMS)), None) for _, tail in column]
+    if all(m is None for m in bns):
+        return nn.Identity()
+    return StackedBatchNorm(bns, column[0][0].weight.shape[0])
+
+
 class StackedNet(nn.Module):
-    """Networks of the same layer sizes as one; members may differ after each Linear."""
+    """Networks of the same `structure` as one; members may differ after each Linear or
+    Conv2d in activation, batch norm and dropout."""
 
     def __init__(self, nets: list[nn.Module], generators: list[torch.Generator],
                  offset: int = 0) -> None:
         """`generators[offset + i]` draws member i's dropout masks."""
         super().__init__()
         per_member = [blocks(net) for net in nets]
-        self.linears = nn.ModuleList(
-            StackedLinear([b[j][0] for b in per_member]) for j in range(len(per_member[0])))
-        self.runs, self.norms = nn.ModuleList(), nn.ModuleList()
-        for j in range(len(per_member[0])):
+        self.flatten_input = flattens_input(nets[0])
+        self.norms = nn.ModuleList(block_norm([b[j] for b in per_member])
+                                   for j in range(len(per_member[0])))
+        convs = sum(isinstance(layer, nn.Conv2d) for layer, _ in per_member[0])
+        self.features = ConvFeatures([b[:convs] for b in per_member], self.norms[:convs]) \
+            if convs else None
+        self.linears = nn.ModuleList(StackedLinear([b[j][0] for b in per_member])
+                                     for j in range(convs, len(per_member[0])))
+        self.runs = nn.ModuleList()
+        for j in range(convs, len(per_member[0])):
             tails = [b[j][1] for b in per_member]
-            bns = [next((m for m in tail if isinstance(m, nn.BatchNorm1d)), None)
-                   for tail in tails]
-            features = self.linears[j].weight.shape[1]
-            norm = StackedBatchNorm(bns, features) if any(m is not None for m in bns) \
-                else nn.Identity()
-            self.norms.append(norm)
             runs, start = nn.ModuleList(), 0
             while start < len(nets):
                 stop = start + 1
                 while stop < len(nets) and signature(tails[stop]) == signature(tails[start]):
                     stop += 1
-                runs.append(Run(start, tails[start:stop], generators, offset, norm))
+                runs.append(Run(start, tails[start:stop], generators, offset, self.norms[j]))
                 start = stop
             self.runs.append(runs)
 
     def forward(self, x: Tensor) -> Tensor:
-        z = x.flatten(1)
+        z = x.flatten(1) if self.flatten_input else x
+        if self.features is not None:
+            z = self.features(z)
         for linear, runs in zip(self.linears, self.runs, strict=True):
             z = linear(z)
             if len(runs) == 1:
@@ -198,12 +233,12 @@ class StackedNet(nn.Module):
     @torch.no_grad()
     def write_member(self, i: int, net: nn.Module) -> None:
         """Copy member i's weights and batch-norm statistics into its own network `net`."""
-        for (linear, tail), stacked, norm in zip(blocks(net), self.linears, self.norms,
-                                                 strict=True):
+        weighted = [*(self.features.convs if self.features is not None else []), *self.linears]
+        for (linear, tail), stacked, norm in zip(blocks(net), weighted, self.norms, strict=True):
             linear.weight.copy_(stacked.weight[i])
             linear.bias.copy_(stacked.bias[i])
             for layer in tail:
-                if isinstance(layer, nn.BatchNorm1d):
+                if isinstance(layer, BATCH_NORMS):
                     for name in ("weight", "bias", "running_mean", "running_var",
                                  "num_batches_tracked"):
                         getattr(layer, name).copy_(getattr(norm, name)[i])

@@ -36,8 +36,6 @@ def why_alone(cfg: DictConfig) -> str | None:
     """Why this job cannot join a stack, or None."""
     if cfg.get("lab"):
         return f"lab={cfg.lab} trains nothing"
-    if cfg.get("test_on") == "best":  # auto tests a stack's members on their last weights
-        return "test_on=best tests each job on its own best checkpoint"
     target = cfg.model._target_
     if not issubclass(model_class(target), FAMILIES):
         return f"model {target.rsplit('.', 1)[-1]} has layers with no stacked version"
@@ -63,12 +61,15 @@ def shared(cfg: DictConfig) -> str:
 
 
 def member_order(cfg: DictConfig) -> tuple:
-    """Members next to each other in a stack share layer sizes, head, and then the layers
-    after each Linear (activation, batch norm and its place, dropout or none)."""
+    """Members next to each other in a stack share layer sizes and settings, head, and then
+    the layers after each Linear or Conv2d (activation, batch norm and its place, dropout or
+    none)."""
     m = cfg.model
-    return (str(m._target_), str(m.get("hidden")), str(m.get("loss")), str(m.get("activation")),
-            bool(m.get("batchnorm")), bool(m.get("bn_after_activation")),
-            float(m.get("dropout", 0.0)) > 0)
+    shape = tuple(str(m.get(k)) for k in ("channels", "kernel_size", "padding", "stride", "pool",
+                                          "pool_size", "pool_stride", "logit_batchnorm"))
+    return (str(m._target_), *shape, str(m.get("hidden")), str(m.get("loss")),
+            str(m.get("activation")), bool(m.get("batchnorm")),
+            bool(m.get("bn_after_activation")), float(m.get("dropout", 0.0)) > 0)
 
 
 def plan(cfgs: list[DictConfig]) -> tuple[list[list[int]], list[tuple[int, str]]]:
