@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+from hydra.experimental.callback import Callback
 
 
 class SignalAtStep(L.Callback):
@@ -65,3 +66,47 @@ class SignalAfterTraining(L.Callback):
         if not self.flag.exists():
             self.flag.touch()
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+def wait_for_stop_signal(label: str) -> None:
+    """Say `sweeplab-test: paused at <label>` and wait for SIGTERM or SIGINT (the test sends it
+    on reading the line), then hand it to the process's own handler."""
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # none may slip past
+    print(f"sweeplab-test: paused at {label}", flush=True)
+    signum = signal.sigwait(stops)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    signal.raise_signal(signum)
+
+
+class PauseAtPhase(Callback):
+    """A Hydra callback that pauses the sweep once at `phase` for the test to signal it:
+    `job_start` (a job being set up), `job_end` (after a job's record says it finished: between
+    jobs, or between stacks), `multirun_end` (the summary). With `signals=2` it waits again after
+    the first, as a user pressing Ctrl-C twice does (past the repeat window: it is a new request).
+    `flag` is created when it pauses, so a resumed run goes through."""
+
+    def __init__(self, phase: str, flag: str, signals: int = 1) -> None:
+        self.phase, self.flag, self.signals = phase, Path(flag), signals
+
+    def pause(self, phase: str) -> None:
+        if phase != self.phase or self.flag.exists():
+            return
+        self.flag.touch()
+        for i in range(self.signals):
+            if i:
+                from sweeplab.stop import StopRequest
+
+                StopRequest.current().asked_at -= StopRequest.REPEAT_WINDOW_S
+            wait_for_stop_signal(f"{phase} {i + 1}")
+
+    def on_job_start(self, config, **kwargs) -> None:
+        self.pause("job_start")
+
+    def on_job_end(self, config, job_return=None, **kwargs) -> None:
+        record = Path(config.hydra.runtime.output_dir) / "metrics.json"
+        if record.is_file() and '"completed"' in record.read_text():
+            self.pause("job_end")
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        self.pause("multirun_end")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from omegaconf import OmegaConf
 from conftest import QUIET, ROOT, compose_config, run_script
 from fakedata import write_image_tree, write_mnist
 from sweeplab.config import ConfigError
+from sweeplab.record import JobRecord
 from sweeplab.train import main
 
 COMMON = ["model=mlp", "model.hidden=4", "trainer.max_epochs=2", "logger=csv"]
@@ -236,3 +238,67 @@ def test_resuming_with_a_changed_learning_rate_is_refused_naming_it(tmp_path, ca
     code, err = run_main([*SPIRAL, "optim.lr=0.5", "resume=true"], run_dir, capsys)
     assert code == 2
     assert "optim.lr=0.1 in the checkpoint but 0.5 here" in err
+
+
+# ---------------------------------------------------------------- a signal at any moment
+
+
+def signalled_run(args: list[str], cwd: Path, signals: list[int]) -> tuple[int, str]:
+    """Run `scripts/<args>`; each time it says it has paused, send it the next of `signals`.
+    Its exit code and stderr."""
+    err_path = cwd / "stderr.txt"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    with err_path.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
+                                cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        for signum in signals:
+            for line in proc.stdout:
+                if line.startswith("sweeplab-test: paused at"):
+                    break
+            proc.send_signal(signum)
+        proc.stdout.read()
+        proc.wait(timeout=300)
+    return proc.returncode, err_path.read_text()
+
+
+def pause_at(phase: str, flag: Path, signals: int = 1) -> str:
+    return (f"+hydra.callbacks.pause={{_target_:robust_helpers.PauseAtPhase,phase:{phase},"
+            f"flag:'{flag}',signals:{signals}}}")
+
+
+#: (case, phase, launcher, signal): a stop request at each moment of a sweep outside training
+PHASE_CASES = [
+    ("job setup, stacked", "job_start", "sweeplab", signal.SIGTERM),
+    ("job setup, sequential", "job_start", "sequential", signal.SIGINT),
+    ("between jobs, sequential", "job_end", "sequential", signal.SIGTERM),
+    ("between stacks", "job_end", "sweeplab", signal.SIGINT),
+    ("summary", "multirun_end", "sweeplab", signal.SIGTERM),
+]
+
+
+@pytest.mark.parametrize("name,phase,launcher,signum", PHASE_CASES, ids=[c[0] for c in PHASE_CASES])
+def test_a_signal_outside_training_stops_with_the_summary_and_the_resume_line(
+        name, phase, launcher, signum, tmp_path):
+    args = sweep_args(tmp_path, f"hydra/launcher={launcher}", pause_at(phase, tmp_path / "flag"))
+    code, err = signalled_run(args, tmp_path, [signum])
+    assert code == 128 + signum, err[-2000:]
+    assert "Traceback" not in err and "resume=true" in err
+    assert (tmp_path / "sweep" / "summary.md").is_file()
+    statuses = [JobRecord.read(p.parent).status
+                for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert "running" not in statuses
+
+    again = run_script([*args, "resume=true"], cwd=tmp_path,
+                       env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}"})
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [JobRecord.read(p.parent).status
+            for p in (tmp_path / "sweep").glob("*/metrics.json")] == ["completed"] * 2
+
+
+@pytest.mark.parametrize("launcher", ["sweeplab", "sequential"])
+def test_a_second_signal_while_stopping_exits_at_once_with_the_signal_code(launcher, tmp_path):
+    args = sweep_args(tmp_path, f"hydra/launcher={launcher}",
+                      pause_at("job_start", tmp_path / "flag", signals=2))
+    code, err = signalled_run(args, tmp_path, [signal.SIGTERM, signal.SIGTERM])
+    assert code == 128 + signal.SIGTERM, err[-2000:]
+    assert "stopped at once" in err and "Traceback" not in err

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
-from sweeplab.slurm import time_limit_signal
+from sweeplab.stop import StopNow, StopRequest
 
 
 class Diverged(RuntimeError):
@@ -55,7 +52,7 @@ def outcome(exc: BaseException) -> tuple[str, str]:
         return "diverged", str(exc)
     if isinstance(exc, Interrupted):
         return "interrupted", str(exc)
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
+    if isinstance(exc, KeyboardInterrupt | SystemExit | StopNow):
         return "interrupted", "stopped before a checkpoint could be saved (Ctrl-C outside " \
                               "training, or pressed twice); resume=true starts it again"
     if isinstance(exc, ConfigError | DataError):
@@ -156,45 +153,39 @@ class GracefulStop(Checkpoint):
     of an epoch (after its validation); Lightning resumes exactly from either. As a `Checkpoint`
     callback its epoch-end hook runs after the LightningModule's, as ModelCheckpoint's does.
     A signal that arrives during the test lets the job finish. A second signal stops at once
-    (no checkpoint), unless it follows the first within `REPEAT_WINDOW_S`: Slurm delivers
+    (no checkpoint, `StopNow`), unless it follows the first within 0.5 s: Slurm delivers
     SIGTERM, SIGCONT, SIGTERM within 70 ms at a time limit, which is one request. In a Slurm job
-    the signal submitit asks for before the time limit (SIGUSR2) is a request too. The
+    the signal submitit asks for before the time limit (SIGUSR2) is a request too. The request
+    is the process's (`sweeplab.stop.StopRequest`, installed by the command line), so one that
+    came while the job was being set up stops it at its first safe point. The
     checkpoint also holds what Lightning leaves out and an exact resume needs: torch's random
     state (dropout) and the training epoch's running sums.
     """
 
-    REPEAT_WINDOW_S = 0.5
-
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.signum: int | None = None
-        self.asked_at = 0.0
-        self.previous: dict[int, Any] = {}
+        self.request: StopRequest | None = None
+        self.own_request = False
         self.module: L.LightningModule | None = None
         self.restore: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ signals
 
     def __enter__(self) -> GracefulStop:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM, time_limit_signal()):
-                if sig is not None:
-                    self.previous[sig] = signal.signal(sig, self.on_signal)
+        """Share the process's stop request (the command line's), or hold one for this fit."""
+        self.request = StopRequest.current()
+        if self.request is None:
+            self.request, self.own_request = StopRequest().__enter__(), True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous.clear()
+        if self.own_request:
+            self.request.__exit__(*exc)
+        self.own_request = False
 
-    def on_signal(self, signum: int, frame: object) -> None:
-        if self.signum is not None:
-            if time.monotonic() - self.asked_at < self.REPEAT_WINDOW_S:
-                return
-            raise KeyboardInterrupt
-        self.signum, self.asked_at = signum, time.monotonic()
-        print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
-              f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
+    @property
+    def signum(self) -> int | None:
+        return self.request.signum if self.request is not None else None
 
     def take_over(self, trainer: L.Trainer) -> None:
         """Replace the SIGTERM handler Lightning installs for each fit and test.
@@ -203,10 +194,10 @@ class GracefulStop(Checkpoint):
         (status 0) without a checkpoint; a sweep must record the job and stop cleanly instead.
         A SIGTERM that Lightning's handler caught before this point counts as ours.
         """
-        if self.previous:
-            signal.signal(signal.SIGTERM, self.on_signal)
-        if trainer.received_sigterm and self.signum is None:
-            self.signum = signal.SIGTERM
+        if self.request.installed:
+            signal.signal(signal.SIGTERM, self.request.on_signal)
+        if trainer.received_sigterm and self.request.signum is None:
+            self.request.signum = signal.SIGTERM
 
     # ------------------------------------------------------------ safe points
 

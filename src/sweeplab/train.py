@@ -33,6 +33,7 @@ from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
+from sweeplab.stop import StopNow, Stopped
 from sweeplab.tasks import Classifier, Regressor
 
 log = logging.getLogger(__name__)
@@ -187,13 +188,15 @@ def run_lab(cfg: DictConfig, started: float) -> None:
     return None
 
 
-def stop_interrupted(exc: Interrupted) -> None:
+def stop_interrupted(exc: Interrupted | Stopped, sweep_dir: Path | None = None) -> None:
     """After a signal: the sweep's summary so far, how to continue, exit 128 + signal."""
-    if is_multirun():
+    if sweep_dir is None and is_multirun():
+        sweep_dir = Path(HydraConfig.get().sweep.dir)
+    if sweep_dir is not None and any(sweep_dir.glob("*/metrics.json")):
         from sweeplab.sweep.summary import write_summary
 
-        write_summary(Path(HydraConfig.get().sweep.dir))
-    print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
+        write_summary(sweep_dir)
+    print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint(sweep_dir)}",
           file=sys.stderr, flush=True)
     raise SystemExit(128 + exc.signum) from None
 
@@ -219,9 +222,9 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(1) from None
     except Interrupted as exc:
         stop_interrupted(exc)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StopNow) as exc:
         print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
-        raise SystemExit(128 + signal.SIGINT) from None
+        raise SystemExit(128 + getattr(exc, "signum", signal.SIGINT)) from None
     if not is_multirun() and value is not None:  # a sweep prints its summary instead
         out = Path(cfg.paths.output_dir)
         metric = JobRecord.read(out).optimized_metric

@@ -34,6 +34,7 @@ from sweeplab.runtime import job_overrides, output_dir, set_threads
 from sweeplab.stack.logger import MemberLogger
 from sweeplab.stack.module import StackModule
 from sweeplab.stack.plan import plan
+from sweeplab.stop import StopNow, raise_if_asked
 from sweeplab.sweep.run import run_jobs
 from sweeplab.train import (
     build_module,
@@ -74,6 +75,7 @@ def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int) -> list[J
     for i, _ in alone:
         returns[i] = run_jobs(launcher, [cfgs[i]], initial_job_idx + i)[0]
     for k, members in enumerate(stacks, start=1):
+        raise_if_asked()  # a signal between two stacks stops here
         print(f"[sweeplab] stack {k}/{len(stacks)}: training {len(members)} jobs as one "
               f"stacked model", flush=True)
         for i, ret in zip(members, run_stack(launcher, [cfgs[i] for i in members]), strict=True):
@@ -124,7 +126,7 @@ def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
         for m in members:
             if m.record.status == "running":
                 m.record.status, m.record.error = outcome(exc)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, StopNow) as exc:
         stopped = exc
         for m in members:
             m.record.status, m.record.error = outcome(exc)
@@ -136,8 +138,8 @@ def run_stack(launcher, cfgs: list[DictConfig]) -> list[JobReturn]:
                for cfg, m in zip(cfgs, members, strict=True)]
     if isinstance(stopped, Interrupted):
         stop_interrupted(stopped)
-    if isinstance(stopped, KeyboardInterrupt):
-        raise SystemExit(128 + signal.SIGINT)
+    if isinstance(stopped, KeyboardInterrupt | StopNow):
+        raise SystemExit(128 + getattr(stopped, "signum", signal.SIGINT))
     if ckpt.is_file():
         ckpt.unlink()  # finished: the members' own checkpoints hold the results
     return returns
