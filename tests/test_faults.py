@@ -302,3 +302,38 @@ def test_a_second_signal_while_stopping_exits_at_once_with_the_signal_code(launc
     code, err = signalled_run(args, tmp_path, [signal.SIGTERM, signal.SIGTERM])
     assert code == 128 + signal.SIGTERM, err[-2000:]
     assert "stopped at once" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def full_disk(monkeypatch, what: str) -> None:
+    """Writes of `what` (the checkpoint or the record) fail as on a full disk, after part of
+    the file is written."""
+    import errno
+
+    import lightning as L
+
+    def no_space(path) -> None:
+        Path(path).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if what == "checkpoint":
+        monkeypatch.setattr(L.Trainer, "save_checkpoint", lambda self, path, **kw: no_space(path))
+    else:
+        write_text = Path.write_text
+        monkeypatch.setattr(Path, "write_text", lambda self, text, **kw: no_space(self)
+                            if self.name.startswith(".metrics.json") else write_text(self, text))
+
+
+@pytest.mark.parametrize("what,file", [("checkpoint", "checkpoints/last.ckpt"),
+                                       ("record", "metrics.json")])
+def test_a_full_disk_fails_the_job_with_one_line_naming_the_file(what, file, tmp_path, capsys,
+                                                                  monkeypatch):
+    full_disk(monkeypatch, what)
+    code, err = run_main(SPIRAL, tmp_path, capsys)
+    assert code == 1
+    assert err == f"error: [Errno 28] No space left on device: '{tmp_path / file}'\n"
+    assert not [p for p in tmp_path.rglob(".*") if p.name.endswith(".tmp")]
+    if what == "checkpoint":
+        assert JobRecord.read(tmp_path).status == "failed"

@@ -13,7 +13,8 @@ from pathlib import Path
 from sweeplab.record import FILENAME, JobRecord
 
 #: overrides that do not change what a job computes
-IGNORED_KEYS = ("resume", "threads", "trainer.enable_progress_bar")
+IGNORED_KEYS = ("resume", "threads", "trainer.enable_progress_bar", "checkpoint.every_n_epochs",
+                "checkpoint.min_interval_s")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 
+from sweeplab.checkpoints import save_trainer_checkpoint
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
 from sweeplab.stop import StopNow, StopRequest
@@ -162,8 +164,10 @@ class GracefulStop(Checkpoint):
     state (dropout) and the training epoch's running sums.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, every_n_epochs: int = 0, min_interval_s: float = 0.0) -> None:
         self.path = Path(path)
+        self.every_n_epochs, self.min_interval_s = every_n_epochs, min_interval_s
+        self.saved_at = time.monotonic()
         self.request: StopRequest | None = None
         self.own_request = False
         self.module: L.LightningModule | None = None
@@ -216,6 +220,7 @@ class GracefulStop(Checkpoint):
                 pl_module.train_sums.load_state_dict(self.restore["train_sums"])
             self.restore = None
         self.take_over(trainer)
+        self.saved_at = time.monotonic()
         self.stop_if_asked(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
@@ -227,6 +232,15 @@ class GracefulStop(Checkpoint):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.stop_if_asked(trainer)
+        if self.periodic_due(trainer.current_epoch + 1):
+            save_trainer_checkpoint(trainer, self.path)
+            self.saved_at = time.monotonic()
+
+    def periodic_due(self, epochs_done: int) -> bool:
+        """Whether the end of this epoch gets a periodic checkpoint (`checkpoint` in the run's
+        config): the same file and the same safe point as a stop's, so resume reads it."""
+        return (self.every_n_epochs > 0 and epochs_done % self.every_n_epochs == 0
+                and time.monotonic() - self.saved_at >= self.min_interval_s)
 
     def raise_if_asked_after_training(self) -> None:
         """A request that came after the last safe point: honoured once the job is recorded."""
@@ -236,7 +250,7 @@ class GracefulStop(Checkpoint):
     def stop_if_asked(self, trainer: L.Trainer) -> None:
         if self.signum is None:
             return
-        trainer.save_checkpoint(self.path, weights_only=False)
+        save_trainer_checkpoint(trainer, self.path)
         raise Interrupted(self.signum, self.path)
 
     # ------------------------------------------------------------ checkpoint state

@@ -96,6 +96,14 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     return metrics
 
 
+def graceful_stop(cfg: DictConfig, out: Path) -> GracefulStop:
+    """The job's stop and periodic checkpoint callback, writing `out`/checkpoints/last.ckpt."""
+    periodic = cfg.get("checkpoint") or {}
+    return GracefulStop(out / "checkpoints" / "last.ckpt",
+                        int(periodic.get("every_n_epochs", 0)),
+                        float(periodic.get("min_interval_s", 0)))
+
+
 def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule, out: Path,
                loggers: list, callbacks: list, ckpt_path: Path | None = None,
                stop: GracefulStop | None = None, best=None) -> tuple[L.Trainer, dict[str, float]]:
@@ -103,7 +111,7 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     the divergence guard, graceful stop (its checkpoint in `out`/checkpoints) and progress bar;
     fit, then validate if training ended before any validation, then test if asked (on the
     `best` checkpoint callback's weights when given, else the last)."""
-    stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
+    stop = stop or graceful_stop(cfg, out)
     callbacks = callbacks + default_progress_bar(cfg.trainer.get("enable_progress_bar", True),
                                                  callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -144,7 +152,7 @@ def train(cfg: DictConfig) -> float | None:
         log.warning(f"{previous.folder}: already {previous.record.status}, skipped")
         return previous.record.value
     record = JobRecord(overrides=overrides)
-    stop = GracefulStop(out / "checkpoints" / "last.ckpt")
+    stop = graceful_stop(cfg, out)
     if previous is not None and previous.checkpoint is not None:
         record.resumed_from = str(previous.checkpoint)
     try:
@@ -210,7 +218,8 @@ def sweep_value(value: float | None) -> float | None:
 def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with its outcomes as one line and an exit code.
 
-    Exit codes: 2 bad config or data, 1 a single run diverged, 128 + signal number interrupted.
+    Exit codes: 2 bad config or data, 1 a single run diverged or could not write its files
+    (a full disk), 128 + signal number interrupted.
     """
     try:
         value = train(cfg)
@@ -219,6 +228,9 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(2) from None
     except Diverged as exc:
         print(f"error: diverged: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except OSError as exc:  # a full disk or a lost mount: the message names the file
+        print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except Interrupted as exc:
         stop_interrupted(exc)
