@@ -220,3 +220,20 @@ def test_sigkill_after_a_periodic_checkpoint_resumes_from_it_and_matches(tmp_pat
 def test_a_short_job_writes_no_periodic_checkpoint(tmp_path):
     run_job(tmp_path, "callbacks=none", "checkpoint.min_interval_s=3600")
     assert not (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_kill_after_the_final_checkpoint_resumes_to_the_full_metrics(tmp_path):
+    reference = run_job(tmp_path / "reference")
+    run_dir = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *SMALL, *QUIET,
+         f"hydra.run.dir={run_dir}", "+callbacks.kill={_target_:robust_helpers.KillAtFitEnd}"],
+        cwd=tmp_path, env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}",
+                           "OMP_NUM_THREADS": "1"}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert record(run_dir)["status"] == "running"
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
+
+    resumed = run_job(run_dir, "resume=true")
+    assert resumed["status"] == "completed"
+    assert resumed["metrics"] == reference["metrics"]  # train/loss and train/acc included

@@ -171,7 +171,11 @@ class GracefulStop(Checkpoint):
         self.request: StopRequest | None = None
         self.own_request = False
         self.module: L.LightningModule | None = None
+        self.trainer: L.Trainer | None = None
         self.restore: dict[str, Any] | None = None
+        #: the metrics when the checkpoint resumed from was saved; a fit resumed from its end
+        #: trains no more and would otherwise end without its training metrics
+        self.restored_metrics: dict[str, float] = {}
 
     # ------------------------------------------------------------ signals
 
@@ -206,7 +210,7 @@ class GracefulStop(Checkpoint):
     # ------------------------------------------------------------ safe points
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self.module = pl_module
+        self.module, self.trainer = pl_module, trainer
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.take_over(trainer)
@@ -261,8 +265,12 @@ class GracefulStop(Checkpoint):
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         if self.module is not None and hasattr(self.module, "train_sums"):
             state["train_sums"] = self.module.train_sums.state_dict()
+        if self.trainer is not None:
+            state["metrics"] = {k: float(v) for k, v in self.trainer.callback_metrics.items()
+                                if torch.as_tensor(v).numel() == 1}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "rng" in state_dict:
             self.restore = state_dict
+        self.restored_metrics = dict(state_dict.get("metrics", {}))

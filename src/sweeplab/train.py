@@ -122,7 +122,9 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
         default_root_dir=str(out))
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-        metrics = final_metrics(trainer)
+        # what this fit did not measure again (nothing, if it resumed from training's end)
+        metrics = {k: v for k, v in stop.restored_metrics.items() if not k.endswith("_step")}
+        metrics.update(final_metrics(trainer))
         if not any("val/" in k for k in metrics):
             # max_steps ended training before the first epoch's validation: validate once now,
             # so the job still reports (and returns) its validation metrics
