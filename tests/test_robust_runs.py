@@ -237,3 +237,19 @@ def test_a_kill_after_the_final_checkpoint_resumes_to_the_full_metrics(tmp_path)
     resumed = run_job(run_dir, "resume=true")
     assert resumed["status"] == "completed"
     assert resumed["metrics"] == reference["metrics"]  # train/loss and train/acc included
+
+
+def csv_rows(folder) -> list[dict]:
+    with (folder / "metrics.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize("step", [7, 10], ids=["mid-epoch", "end-of-epoch-2"])
+def test_a_resumed_csv_log_keeps_the_curve_recorded_before_the_interruption(step, tmp_path):
+    run_job(tmp_path / "reference")
+    run_job(tmp_path / "job", signal_at=step)
+    run_job(tmp_path / "job", "resume=true")
+    resumed, reference = csv_rows(tmp_path / "job"), csv_rows(tmp_path / "reference")
+    epochs = [r["epoch"] for r in resumed if r["train/loss"]]
+    assert epochs == ["0", "1", "2"]  # every epoch once
+    assert resumed == reference

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 
 import pytest
@@ -117,6 +118,10 @@ def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_pat
     for a, b in zip(resumed, reference, strict=True):
         assert a.record.status == "completed"
         assert a.record.metrics == pytest.approx(b.record.metrics, abs=1e-6)
+        # the CSV curve written before the signal is kept, every epoch once
+        epochs = [r["epoch"] for r in csv.DictReader((a.out / "metrics.csv").open())
+                  if r.get("train/loss")]
+        assert epochs == ["0", "1", "2"]
 
 
 def test_stacked_sgd_and_adam_follow_torch_for_each_member():

@@ -142,6 +142,19 @@ class DivergenceGuard(L.Callback):
         return "try a smaller optim.lr or trainer.gradient_clip_val"
 
 
+def log_training_epoch(trainer: L.Trainer) -> None:
+    """Send the epoch's training metrics to the loggers now. Lightning logs them after the
+    epoch-end hooks, so a stop at the epoch's end would leave that epoch out of the curve (the
+    resumed run starts with the next epoch)."""
+    metrics = {k: v for k, v in trainer.callback_metrics.items()
+               if k.startswith("train/") and not k.endswith("_step")}
+    if not metrics:
+        return
+    for logger in trainer.loggers:
+        logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, trainer.global_step - 1)
+        logger.save()
+
+
 def loss_device_is_cpu_or_due(loss: torch.Tensor, trainer: L.Trainer, every: int) -> bool:
     """Whether to read a stack's losses on the host now: every step on the CPU (free), every
     `every` steps on a GPU (each read waits for the device)."""
@@ -235,6 +248,8 @@ class GracefulStop(Checkpoint):
             self.stop_if_asked(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.signum is not None:
+            log_training_epoch(trainer)
         self.stop_if_asked(trainer)
         if self.periodic_due(trainer.current_epoch + 1):
             save_trainer_checkpoint(trainer, self.path)

@@ -29,6 +29,7 @@ from sweeplab.config import ConfigError
 from sweeplab.data.base import TensorDataModule
 from sweeplab.data.errors import DataError
 from sweeplab.hparams import log_final
+from sweeplab.loggers import keep_csv_rows
 from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
@@ -82,9 +83,11 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     started = time.time()
     metric = optimized_metric(cfg, dm.classifies)
     module = build_module(cfg, dm)
-    if ckpt_path is not None:
-        load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
+    # a checkpoint of a different model stops here (CheckpointMismatch)
+    ckpt = load_checkpoint(ckpt_path, dict(module.hparams)) if ckpt_path is not None else None
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
+    if ckpt is not None:
+        keep_csv_rows(loggers, int(ckpt.get("global_step", 0)))
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
     best = best_checkpoint(cfg, metric, out)  # None: tested on the last epoch's weights
     trainer, metrics = fit_module(cfg, module, dm, out, loggers, callbacks, ckpt_path, stop, best)

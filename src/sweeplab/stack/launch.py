@@ -25,9 +25,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from sweeplab import resume
 from sweeplab.callbacks import SaveLast
-from sweeplab.checkpoints import save_module
+from sweeplab.checkpoints import load_checkpoint, save_module
 from sweeplab.checks import build_datamodule
 from sweeplab.hparams import log_final
+from sweeplab.loggers import keep_csv_rows
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted, outcome
 from sweeplab.runtime import job_overrides, output_dir, set_threads
@@ -173,8 +174,11 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> 
                         [OmegaConf.to_container(m.cfg.optim) for m in members],
                         int(first.trainer.max_epochs))
     loggers = []
+    resumed_at = int(load_checkpoint(ckpt_path).get("global_step", 0)) if ckpt_path else None
     for i, m in enumerate(members):
         m.loggers = [instantiate(lg) for lg in m.cfg.get("logger", {}).values() if lg]
+        if resumed_at is not None:
+            keep_csv_rows(m.loggers, resumed_at)
         loggers += [MemberLogger(i, lg) for lg in m.loggers]
     trainer, metrics = fit_module(first, stack, dm, folder, loggers, stack_callbacks(first),
                                   ckpt_path)
