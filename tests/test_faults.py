@@ -337,3 +337,29 @@ def test_a_full_disk_fails_the_job_with_one_line_naming_the_file(what, file, tmp
     assert not [p for p in tmp_path.rglob(".*") if p.name.endswith(".tmp")]
     if what == "checkpoint":
         assert JobRecord.read(tmp_path).status == "failed"
+
+
+#: (changed on resume, exit code, what the one error line names; None: the job resumes)
+RESUME_CHANGES = [
+    (["data.batch_size=8"], 2, "data.batch_size: 20 -> 8"),
+    (["trainer.gradient_clip_val=1.0", "data.noise=0.3"], 2,
+     "data.noise: 0.2 -> 0.3; trainer.gradient_clip_val: None -> 1.0"),
+    (["seed=1"], 2, "data.seed: 0 -> 1; seed: 0 -> 1"),
+    (["trainer.max_epochs=3", "data.eval_batch_size=7"], 0, None),  # train longer
+]
+
+
+@pytest.mark.parametrize("changed,code,message", RESUME_CHANGES,
+                         ids=[" ".join(c[0]) for c in RESUME_CHANGES])
+def test_resuming_with_changed_data_or_trainer_settings_is_refused_naming_them(
+        changed, code, message, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    stop = "+callbacks.stop={_target_:robust_helpers.SignalAtStep,step:2}"
+    assert run_main([*SPIRAL, stop], run_dir, capsys)[0] == 143
+    got, err = run_main([*SPIRAL, *changed, "resume=true"], run_dir, capsys)
+    assert got == code, err
+    if message is None:
+        assert JobRecord.read(run_dir).status == "completed"
+    else:
+        assert err.startswith("error: ") and err.count("\n") == 1
+        assert f"made with different settings: {message}; resume with" in err

@@ -177,8 +177,10 @@ class GracefulStop(Checkpoint):
     state (dropout) and the training epoch's running sums.
     """
 
-    def __init__(self, path: Path, every_n_epochs: int = 0, min_interval_s: float = 0.0) -> None:
+    def __init__(self, path: Path, every_n_epochs: int = 0, min_interval_s: float = 0.0,
+                 settings: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
+        self.settings = settings  # the run's, recorded in the checkpoint (resume.settings)
         self.every_n_epochs, self.min_interval_s = every_n_epochs, min_interval_s
         self.saved_at = time.monotonic()
         self.request: StopRequest | None = None
@@ -280,6 +282,8 @@ class GracefulStop(Checkpoint):
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         if self.module is not None and hasattr(self.module, "train_sums"):
             state["train_sums"] = self.module.train_sums.state_dict()
+        if self.settings is not None:
+            state["settings"] = self.settings
         if self.trainer is not None:
             state["metrics"] = {k: float(v) for k, v in self.trainer.callback_metrics.items()
                                 if torch.as_tensor(v).numel() == 1}

@@ -85,6 +85,9 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     module = build_module(cfg, dm)
     # a checkpoint of a different model stops here (CheckpointMismatch)
     ckpt = load_checkpoint(ckpt_path, dict(module.hparams)) if ckpt_path is not None else None
+    if ckpt is not None and stop is not None:  # ... or with other data or trainer settings
+        saved = ckpt.get("callbacks", {}).get(stop.state_key, {})
+        resume.check_settings(ckpt_path, saved.get("settings"), stop.settings or {})
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
     if ckpt is not None:
         keep_csv_rows(loggers, int(ckpt.get("global_step", 0)))
@@ -104,7 +107,7 @@ def graceful_stop(cfg: DictConfig, out: Path) -> GracefulStop:
     periodic = cfg.get("checkpoint") or {}
     return GracefulStop(out / "checkpoints" / "last.ckpt",
                         int(periodic.get("every_n_epochs", 0)),
-                        float(periodic.get("min_interval_s", 0)))
+                        float(periodic.get("min_interval_s", 0)), resume.settings(cfg))
 
 
 def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule, out: Path,
