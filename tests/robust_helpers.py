@@ -34,7 +34,7 @@ class PauseAtStep(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
         if trainer.global_step == self.step:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none may slip past
-            print(f"sweeplab-test: paused at step {self.step}", flush=True)
+            print(f"sweeplab-test: paused at step {self.step} (pid {os.getpid()})", flush=True)
             signal.sigwait({signal.SIGTERM})
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             signal.raise_signal(signal.SIGTERM)

@@ -363,3 +363,50 @@ def test_resuming_with_changed_data_or_trainer_settings_is_refused_naming_them(
     else:
         assert err.startswith("error: ") and err.count("\n") == 1
         assert f"made with different settings: {message}; resume with" in err
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Whether process `pid` (not necessarily a child) has ended within `timeout` seconds,
+    waiting on its pidfd rather than polling."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.slow  # two runs of a joblib sweep, each starting two worker processes
+def test_sigterm_to_a_joblib_sweep_stops_its_workers_and_resume_completes(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    args = ["train.py", "-m", *SPIRAL, "trainer.max_epochs=3", "seed=0,1", *QUIET,
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    pause = "+callbacks.pause={_target_:robust_helpers.PauseAtStep,step:3}"
+    with (tmp_path / "stderr.txt").open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:], pause],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+        workers = []
+        for line in proc.stdout:  # both workers are training, paused at step 3
+            if line.startswith("sweeplab-test: paused at step 3"):
+                workers.append(int(line.rsplit("pid ", 1)[1].rstrip(")\n")))
+                if len(workers) == 2:
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.stdout.read()
+        assert proc.wait(timeout=300) == 128 + signal.SIGTERM, (tmp_path / "stderr.txt").read_text()
+    assert all(wait_for_exit(pid, timeout=60) for pid in workers)
+    assert "resume=true" in (tmp_path / "stderr.txt").read_text()
+    records = [JobRecord.read(p.parent) for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert [r.status for r in records] == ["interrupted"] * 2
+
+    again = run_script([*args, "resume=true"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    records = [JobRecord.read(p.parent) for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert [(r.status, r.metrics["steps"]) for r in records] == [("completed", 6.0)] * 2

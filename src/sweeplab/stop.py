@@ -15,6 +15,7 @@ sweep), which stop the same way.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -101,6 +102,17 @@ def raise_if_asked() -> None:
     request = StopRequest.current()
     if request is not None:
         request.raise_if_asked()
+
+
+def hold_in_worker() -> bool:
+    """Whether this process is a worker of a parallel launcher (joblib's loky workers): its
+    parent passes stop requests on, and it holds them from its first job to its end, so that a
+    job it is given after the request does not start (`raise_if_asked`)."""
+    if multiprocessing.parent_process() is None:
+        return False
+    if StopRequest.current() is None and threading.current_thread() is threading.main_thread():
+        StopRequest().__enter__()  # for the rest of this worker's life
+    return True
 
 
 def children(pid: int | None = None) -> list[int]:

@@ -34,7 +34,7 @@ from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
-from sweeplab.stop import StopNow, Stopped
+from sweeplab.stop import StopNow, Stopped, hold_in_worker, raise_if_asked
 from sweeplab.tasks import Classifier, Regressor
 
 log = logging.getLogger(__name__)
@@ -229,8 +229,17 @@ def main(cfg: DictConfig) -> float | None:
     Exit codes: 2 bad config or data, 1 a single run diverged or could not write its files
     (a full disk), 128 + signal number interrupted.
     """
+    worker = hold_in_worker()
     try:
+        raise_if_asked()  # a worker given a job after the sweep was asked to stop
         value = train(cfg)
+    except (Stopped, Interrupted) as exc:
+        if worker:  # the sweep's own process stops the sweep and prints how to resume
+            log.warning(f"{exc}")
+            return None
+        if isinstance(exc, Stopped):
+            raise
+        stop_interrupted(exc)
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -240,8 +249,6 @@ def main(cfg: DictConfig) -> float | None:
     except OSError as exc:  # a full disk or a lost mount: the message names the file
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    except Interrupted as exc:
-        stop_interrupted(exc)
     except (KeyboardInterrupt, StopNow) as exc:
         print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
         raise SystemExit(128 + getattr(exc, "signum", signal.SIGINT)) from None
