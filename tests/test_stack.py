@@ -11,6 +11,7 @@ import torch
 from omegaconf import open_dict
 
 from conftest import compose_config, run_script
+from sweeplab.checkpoints import CheckpointMismatch
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
@@ -112,6 +113,10 @@ def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_pat
         train_stack(stopped, folder, None)
     ckpt = folder / "checkpoints" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["global_step"] == 13
+
+    changed = members_of(tmp_path / "run", [*SPIRAL, "data.batch_size=7"], variants)
+    with pytest.raises(CheckpointMismatch, match="data.batch_size: 20 -> 7"):
+        train_stack(changed, folder, ckpt)
 
     resumed = members_of(tmp_path / "run", SPIRAL, variants)
     train_stack(resumed, folder, ckpt)

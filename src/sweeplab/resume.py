@@ -52,6 +52,16 @@ def check_settings(path: Path, saved: dict[str, Any] | None, now: dict[str, Any]
                                  f"resume with the settings it was made with, or start a new run")
 
 
+def check_resumable(path: Path, ckpt: dict[str, Any], cfg: DictConfig) -> int:
+    """Refuse checkpoint `ckpt` if it was made with other data or trainer settings than `cfg`'s;
+    the step it continues from."""
+    from sweeplab.robust import GracefulStop  # its callback state holds the settings
+
+    saved = ckpt.get("callbacks", {}).get(GracefulStop.__qualname__, {}).get("settings")
+    check_settings(path, saved, settings(cfg))
+    return int(ckpt.get("global_step", 0))
+
+
 @dataclass
 class Previous:
     """An earlier attempt at this job: its folder, its record, and the checkpoint to load."""

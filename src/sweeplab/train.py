@@ -83,14 +83,13 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     started = time.time()
     metric = optimized_metric(cfg, dm.classifies)
     module = build_module(cfg, dm)
-    # a checkpoint of a different model stops here (CheckpointMismatch)
-    ckpt = load_checkpoint(ckpt_path, dict(module.hparams)) if ckpt_path is not None else None
-    if ckpt is not None and stop is not None:  # ... or with other data or trainer settings
-        saved = ckpt.get("callbacks", {}).get(stop.state_key, {})
-        resume.check_settings(ckpt_path, saved.get("settings"), stop.settings or {})
+    resumed_at = None
+    if ckpt_path is not None:  # a different model, or other data or trainer settings: refused
+        ckpt = load_checkpoint(ckpt_path, dict(module.hparams))
+        resumed_at = resume.check_resumable(ckpt_path, ckpt, cfg)
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
-    if ckpt is not None:
-        keep_csv_rows(loggers, int(ckpt.get("global_step", 0)))
+    if resumed_at is not None:
+        keep_csv_rows(loggers, resumed_at)
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
     best = best_checkpoint(cfg, metric, out)  # None: tested on the last epoch's weights
     trainer, metrics = fit_module(cfg, module, dm, out, loggers, callbacks, ckpt_path, stop, best)
@@ -231,7 +230,8 @@ def main(cfg: DictConfig) -> float | None:
     """
     worker = hold_in_worker()
     try:
-        raise_if_asked()  # a worker given a job after the sweep was asked to stop
+        if worker:  # a worker given a job after the sweep was asked to stop does not start it
+            raise_if_asked()
         value = train(cfg)
     except (Stopped, Interrupted) as exc:
         if worker:  # the sweep's own process stops the sweep and prints how to resume

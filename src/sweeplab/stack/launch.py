@@ -174,7 +174,8 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None) -> 
                         [OmegaConf.to_container(m.cfg.optim) for m in members],
                         int(first.trainer.max_epochs))
     loggers = []
-    resumed_at = int(load_checkpoint(ckpt_path).get("global_step", 0)) if ckpt_path else None
+    resumed_at = (resume.check_resumable(ckpt_path, load_checkpoint(ckpt_path), first)
+                  if ckpt_path is not None else None)  # other data or trainer settings: refused
     for i, m in enumerate(members):
         m.loggers = [instantiate(lg) for lg in m.cfg.get("logger", {}).values() if lg]
         if resumed_at is not None:
