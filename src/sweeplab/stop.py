@@ -104,6 +104,12 @@ def raise_if_asked() -> None:
         request.raise_if_asked()
 
 
+def held_signal() -> int | None:
+    """The signal this process was asked to stop by and has not acted on yet, if any."""
+    request = StopRequest.current()
+    return request.signum if request is not None else None
+
+
 def hold_in_worker() -> bool:
     """Whether this process is a worker of a parallel launcher (joblib's loky workers): its
     parent passes stop requests on, and it holds them from its first job to its end, so that a

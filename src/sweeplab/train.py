@@ -234,12 +234,10 @@ def main(cfg: DictConfig) -> float | None:
             raise_if_asked()
         value = train(cfg)
     except (Stopped, Interrupted) as exc:
-        if worker:  # the sweep's own process stops the sweep and prints how to resume
-            log.warning(f"{exc}")
-            return None
-        if isinstance(exc, Stopped):
-            raise
-        stop_interrupted(exc)
+        if not worker:
+            stop_interrupted(exc)
+        log.warning(f"{exc}")  # the sweep's own process stops the sweep and says how to resume
+        return None
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -247,6 +245,8 @@ def main(cfg: DictConfig) -> float | None:
         print(f"error: diverged: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except OSError as exc:  # a full disk or a lost mount: the message names the file
+        if is_multirun():  # the job is recorded failed (if it could be) and the sweep goes on
+            raise
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except (KeyboardInterrupt, StopNow) as exc:
