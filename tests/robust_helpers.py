@@ -24,20 +24,17 @@ class SignalAtStep(L.Callback):
 
 
 class PauseAtStep(L.Callback):
-    """Once `step` steps are done, say so on stdout and wait for SIGTERM (the test sends it on
-    reading the line), then let the job's own handler have it: the signal arrives at a known
-    point, with no timing involved."""
+    """Once `step` steps are done, say so on stdout and wait for SIGTERM or SIGINT (the test
+    sends it on reading the line), then let the job's own handler have it: the signal arrives
+    at a known point, with no timing involved. With `signals=2` it waits for a second one,
+    as `PauseAtPhase` does."""
 
-    def __init__(self, step: int = 3) -> None:
-        self.step = step
+    def __init__(self, step: int = 3, signals: int = 1) -> None:
+        self.step, self.signals = step, signals
 
     def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
         if trainer.global_step == self.step:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none may slip past
-            print(f"sweeplab-test: paused at step {self.step} (pid {os.getpid()})", flush=True)
-            signal.sigwait({signal.SIGTERM})
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            signal.raise_signal(signal.SIGTERM)
+            wait_for_signals(f"step {self.step} (pid {os.getpid()})", self.signals)
 
 
 class SlowSteps(L.Callback):
@@ -79,6 +76,17 @@ def wait_for_stop_signal(label: str) -> None:
     signal.raise_signal(signum)
 
 
+def wait_for_signals(label: str, signals: int) -> None:
+    """Pause for `signals` stop signals; each after the first comes past the repeat window
+    (a new request, as a user pressing Ctrl-C twice), however soon the test sends it."""
+    from sweeplab.stop import StopRequest
+
+    for i in range(signals):
+        if i:
+            StopRequest.current().asked_at -= StopRequest.REPEAT_WINDOW_S
+        wait_for_stop_signal(f"{label} {i + 1}" if signals > 1 else label)
+
+
 class PauseAtPhase(Callback):
     """A Hydra callback that pauses the sweep once at `phase` for the test to signal it:
     `job_start` (a job being set up), `job_end` (after a job's record says it finished: between
@@ -93,12 +101,7 @@ class PauseAtPhase(Callback):
         if phase != self.phase or self.flag.exists():
             return
         self.flag.touch()
-        for i in range(self.signals):
-            if i:
-                from sweeplab.stop import StopRequest
-
-                StopRequest.current().asked_at -= StopRequest.REPEAT_WINDOW_S
-            wait_for_stop_signal(f"{phase} {i + 1}")
+        wait_for_signals(phase, self.signals)
 
     def on_job_start(self, config, **kwargs) -> None:
         self.pause("job_start")
