@@ -93,6 +93,8 @@ def setup_process() -> None:
     for message in (r".*isinstance\(treespec, LeafSpec\).*",
                     r".*smaller than the logging interval.*",
                     r"Checkpoint directory .* exists and is not empty",  # resume: last.ckpt
+                    # resume: the CSV rows before the checkpoint are kept (loggers.keep_csv_rows)
+                    r"Experiment logs directory .* exists and is not empty",
                     r"Encountered `nan` values in tensor"):  # a diverged job's epoch means
         warnings.filterwarnings("ignore", message=message)
 
