@@ -42,7 +42,7 @@ class Stopped(BaseException):
     that Hydra passes it on rather than reporting it as a crash (exit 1)."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by {signal.Signals(signum).name} between jobs")
+        super().__init__(f"stopped by {signal.Signals(signum).name} while no job was training")
         self.signum = signum
 
 
