@@ -9,8 +9,8 @@ and phases calls `raise_if_asked`. Outside the command line (`sweeplab.run`, tes
 
 A second signal stops at once (`StopNow`), unless it follows the first within
 `REPEAT_WINDOW_S`: Slurm sends SIGTERM, SIGCONT, SIGTERM within 70 ms at a time limit, which is
-one request. The first request is passed on to this process's children (the workers of a joblib
-sweep), which stop the same way.
+one request. The command line's request is passed on to its children (the workers of a joblib
+sweep), which hold it from their first job on (`hold_in_worker`) and stop the same way.
 """
 
 from __future__ import annotations
