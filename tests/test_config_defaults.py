@@ -18,6 +18,7 @@ from sweeplab.config import (
     INIT_SCHEMAS,
     MODEL_SCHEMAS,
     TRAINER_RESERVED,
+    CheckpointConfig,
     RunConfig,
     group_schema,
     optimizer_class,
@@ -25,7 +26,7 @@ from sweeplab.config import (
 )
 
 VALUE_SCHEMAS = [*DATA_SCHEMAS.values(), *MODEL_SCHEMAS.values(), *INIT_SCHEMAS.values(),
-                 RunConfig]
+                 RunConfig, CheckpointConfig]
 
 
 def options(group: str) -> list[str]:

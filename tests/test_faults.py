@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from omegaconf import OmegaConf
 from conftest import QUIET, ROOT, compose_config, run_script
 from fakedata import write_image_tree, write_mnist
 from sweeplab.config import ConfigError
+from sweeplab.record import JobRecord
 from sweeplab.train import main
 
 COMMON = ["model=mlp", "model.hidden=4", "trainer.max_epochs=2", "logger=csv"]
@@ -236,3 +238,185 @@ def test_resuming_with_a_changed_learning_rate_is_refused_naming_it(tmp_path, ca
     code, err = run_main([*SPIRAL, "optim.lr=0.5", "resume=true"], run_dir, capsys)
     assert code == 2
     assert "optim.lr=0.1 in the checkpoint but 0.5 here" in err
+
+
+# ---------------------------------------------------------------- a signal at any moment
+
+
+def signalled_run(args: list[str], cwd: Path, signals: list[int]) -> tuple[int, str]:
+    """Run `scripts/<args>`; each time it says it has paused, send it the next of `signals`.
+    Its exit code and stderr."""
+    err_path = cwd / "stderr.txt"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    with err_path.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
+                                cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        for signum in signals:
+            for line in proc.stdout:
+                if line.startswith("sweeplab-test: paused at"):
+                    break
+            proc.send_signal(signum)
+        proc.stdout.read()
+        proc.wait(timeout=300)
+    return proc.returncode, err_path.read_text()
+
+
+def pause_at(phase: str, flag: Path, signals: int = 1) -> str:
+    return (f"+hydra.callbacks.pause={{_target_:robust_helpers.PauseAtPhase,phase:{phase},"
+            f"flag:'{flag}',signals:{signals}}}")
+
+
+#: (case, phase, launcher, signal): a stop request at each moment of a sweep outside training
+PHASE_CASES = [
+    ("job setup, stacked", "job_start", "sweeplab", signal.SIGTERM),
+    ("job setup, sequential", "job_start", "sequential", signal.SIGINT),
+    ("between jobs, sequential", "job_end", "sequential", signal.SIGTERM),
+    ("between stacks", "job_end", "sweeplab", signal.SIGINT),
+    ("summary", "multirun_end", "sweeplab", signal.SIGTERM),
+]
+
+
+@pytest.mark.parametrize("name,phase,launcher,signum", PHASE_CASES, ids=[c[0] for c in PHASE_CASES])
+def test_a_signal_outside_training_stops_with_the_summary_and_the_resume_line(
+        name, phase, launcher, signum, tmp_path):
+    args = sweep_args(tmp_path, f"hydra/launcher={launcher}", pause_at(phase, tmp_path / "flag"))
+    code, err = signalled_run(args, tmp_path, [signum])
+    assert code == 128 + signum, err[-2000:]
+    assert "Traceback" not in err and "resume=true" in err
+    assert (tmp_path / "sweep" / "summary.md").is_file()
+    statuses = [JobRecord.read(p.parent).status
+                for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert "running" not in statuses
+
+    again = run_script([*args, "resume=true"], cwd=tmp_path,
+                       env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}"})
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert [JobRecord.read(p.parent).status
+            for p in (tmp_path / "sweep").glob("*/metrics.json")] == ["completed"] * 2
+
+
+SECOND_SIGNAL_CASES = [  # (case, launcher, where it pauses for two signals)
+    ("job setup, stacked", "sweeplab", pause_at("job_start", Path("flag"), signals=2)),
+    ("job setup, sequential", "sequential", pause_at("job_start", Path("flag"), signals=2)),
+    ("training, sequential", "sequential",
+     "+callbacks.pause={_target_:robust_helpers.PauseAtStep,step:2,signals:2}"),
+]
+
+
+@pytest.mark.parametrize("name,launcher,pause", SECOND_SIGNAL_CASES,
+                         ids=[c[0] for c in SECOND_SIGNAL_CASES])
+def test_a_second_signal_while_stopping_exits_at_once_with_the_signal_code(name, launcher, pause,
+                                                                           tmp_path):
+    args = sweep_args(tmp_path, f"hydra/launcher={launcher}", pause)
+    code, err = signalled_run(args, tmp_path, [signal.SIGTERM, signal.SIGTERM])
+    assert code == 128 + signal.SIGTERM, err[-2000:]
+    assert "Traceback" not in err
+    assert "stopped at once" in err or "interrupted before a checkpoint was saved" in err
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def full_disk(monkeypatch, what: str) -> None:
+    """Writes of `what` (the checkpoint or the record) fail as on a full disk, after part of
+    the file is written."""
+    import errno
+
+    import lightning as L
+
+    def no_space(path) -> None:
+        Path(path).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if what == "checkpoint":
+        monkeypatch.setattr(L.Trainer, "save_checkpoint", lambda self, path, **kw: no_space(path))
+    else:
+        write_text = Path.write_text
+        monkeypatch.setattr(Path, "write_text", lambda self, text, **kw: no_space(self)
+                            if self.name.startswith(".metrics.json") else write_text(self, text))
+
+
+@pytest.mark.parametrize("what,file", [("checkpoint", "checkpoints/last.ckpt"),
+                                       ("record", "metrics.json")])
+def test_a_full_disk_fails_the_job_with_one_line_naming_the_file(what, file, tmp_path, capsys,
+                                                                  monkeypatch):
+    full_disk(monkeypatch, what)
+    code, err = run_main(SPIRAL, tmp_path, capsys)
+    assert code == 1
+    assert err == f"error: [Errno 28] No space left on device: '{tmp_path / file}'\n"
+    assert not [p for p in tmp_path.rglob(".*") if p.name.endswith(".tmp")]
+    if what == "checkpoint":
+        assert JobRecord.read(tmp_path).status == "failed"
+
+
+#: (changed on resume, exit code, what the one error line names; None: the job resumes)
+RESUME_CHANGES = [
+    (["data.batch_size=8"], 2, "data.batch_size: 20 -> 8"),
+    (["trainer.gradient_clip_val=1.0", "data.noise=0.3"], 2,
+     "data.noise: 0.2 -> 0.3; trainer.gradient_clip_val: None -> 1.0"),
+    (["seed=1"], 2, "data.seed: 0 -> 1; seed: 0 -> 1"),
+    (["trainer.max_epochs=3", "data.eval_batch_size=7"], 0, None),  # train longer
+]
+
+
+@pytest.mark.parametrize("changed,code,message", RESUME_CHANGES,
+                         ids=[" ".join(c[0]) for c in RESUME_CHANGES])
+def test_resuming_with_changed_data_or_trainer_settings_is_refused_naming_them(
+        changed, code, message, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    stop = "+callbacks.stop={_target_:robust_helpers.SignalAtStep,step:2}"
+    assert run_main([*SPIRAL, stop], run_dir, capsys)[0] == 143
+    got, err = run_main([*SPIRAL, *changed, "resume=true"], run_dir, capsys)
+    assert got == code, err
+    if message is None:
+        assert JobRecord.read(run_dir).status == "completed"
+    else:
+        assert err.startswith("error: ") and err.count("\n") == 1
+        assert f"made with different settings: {message}; resume with" in err
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Whether process `pid` (not necessarily a child) has ended within `timeout` seconds,
+    waiting on its pidfd rather than polling."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.slow  # two runs of a joblib sweep, each starting two worker processes
+def test_sigterm_to_a_joblib_sweep_stops_its_workers_and_resume_completes(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    args = ["train.py", "-m", *SPIRAL, "trainer.max_epochs=3", "seed=0,1", *QUIET,
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    pause = "+callbacks.pause={_target_:robust_helpers.PauseAtStep,step:3}"
+    with (tmp_path / "stderr.txt").open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:], pause],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=err,
+                                text=True)
+        workers = []
+        for line in proc.stdout:  # both workers are training, paused at step 3
+            if line.startswith("sweeplab-test: paused at step 3"):
+                workers.append(int(line.rsplit("pid ", 1)[1].rstrip(")\n")))
+                if len(workers) == 2:
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.stdout.read()
+        assert proc.wait(timeout=300) == 128 + signal.SIGTERM, (tmp_path / "stderr.txt").read_text()
+    assert all(wait_for_exit(pid, timeout=60) for pid in workers)
+    assert "resume=true" in (tmp_path / "stderr.txt").read_text()
+    records = [JobRecord.read(p.parent) for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert [r.status for r in records] == ["interrupted"] * 2
+
+    again = run_script([*args, "resume=true"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    records = [JobRecord.read(p.parent) for p in (tmp_path / "sweep").glob("*/metrics.json")]
+    assert [(r.status, r.metrics["steps"]) for r in records] == [("completed", 6.0)] * 2

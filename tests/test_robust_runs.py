@@ -184,3 +184,72 @@ def test_sigterm_mid_training_saves_a_checkpoint_and_resume_matches(tmp_path):
     resumed = run_job(run_dir, "trainer.max_epochs=6", "resume=true")
     assert resumed["status"] == "completed"
     assert resumed["metrics"] == reference["metrics"]
+
+
+def start_paused(args: list[str], cwd, step: int) -> subprocess.Popen:
+    """`scripts/train.py <args>` paused after `step` steps (it says so on stdout)."""
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *args,
+         f"+callbacks.pause={{_target_:robust_helpers.PauseAtStep,step:{step}}}"],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if f"paused at step {step}" in line:
+            return proc
+    raise AssertionError(f"the run ended before step {step} (exit {proc.wait()})")
+
+
+def test_sigkill_after_a_periodic_checkpoint_resumes_from_it_and_matches(tmp_path):
+    every_epoch = ["checkpoint.every_n_epochs=1", "checkpoint.min_interval_s=0"]
+    reference = run_job(tmp_path / "reference", *every_epoch)
+    run_dir = tmp_path / "run"
+    proc = start_paused([*SMALL, *every_epoch, *QUIET, f"hydra.run.dir={run_dir}"], tmp_path,
+                        step=7)  # in epoch 2, after epoch 1's checkpoint
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    assert record(run_dir)["status"] == "running"
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 5
+    assert not list(run_dir.glob("checkpoints/.*.tmp"))
+
+    resumed = run_job(run_dir, *every_epoch, "resume=true")
+    assert resumed["status"] == "completed" and resumed["resumed_from"]
+    assert resumed["metrics"] == reference["metrics"]
+
+
+def test_a_short_job_writes_no_periodic_checkpoint(tmp_path):
+    run_job(tmp_path, "callbacks=none", "checkpoint.min_interval_s=3600")
+    assert not (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_kill_after_the_final_checkpoint_resumes_to_the_full_metrics(tmp_path):
+    reference = run_job(tmp_path / "reference")
+    run_dir = tmp_path / "run"
+    killed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *SMALL, *QUIET,
+         f"hydra.run.dir={run_dir}", "+callbacks.kill={_target_:robust_helpers.KillAtFitEnd}"],
+        cwd=tmp_path, env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'tests'}",
+                           "OMP_NUM_THREADS": "1"}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert record(run_dir)["status"] == "running"
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
+
+    resumed = run_job(run_dir, "resume=true")
+    assert resumed["status"] == "completed"
+    assert resumed["metrics"] == reference["metrics"]  # train/loss and train/acc included
+
+
+def csv_rows(folder) -> list[dict]:
+    with (folder / "metrics.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize("step", [7, 10], ids=["mid-epoch", "end-of-epoch-2"])
+def test_a_resumed_csv_log_keeps_the_curve_recorded_before_the_interruption(step, tmp_path):
+    run_job(tmp_path / "reference")
+    run_job(tmp_path / "job", signal_at=step)
+    run_job(tmp_path / "job", "resume=true")
+    resumed, reference = csv_rows(tmp_path / "job"), csv_rows(tmp_path / "reference")
+    epochs = [r["epoch"] for r in resumed if r["train/loss"]]
+    assert epochs == ["0", "1", "2"]  # every epoch once
+    assert resumed == reference

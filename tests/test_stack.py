@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import torch
 from omegaconf import open_dict
 
 from conftest import ROOT, compose_config, run_script
+from sweeplab.checkpoints import CheckpointMismatch
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
@@ -164,11 +166,19 @@ def test_sigterm_saves_the_stack_and_resume_ends_as_an_uninterrupted_run(tmp_pat
     ckpt = folder / "checkpoints" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["global_step"] == 13
 
+    changed = members_of(tmp_path / "run", [*base, "data.batch_size=7"], variants)
+    with pytest.raises(CheckpointMismatch, match="data.batch_size: 20 -> 7"):
+        train_stack(changed, folder, ckpt)
+
     resumed = members_of(tmp_path / "run", base, variants)
     train_stack(resumed, folder, ckpt)
     for a, b in zip(resumed, reference, strict=True):
         assert a.record.status == "completed" and a.record.tested_on == "best"
         assert a.record.metrics == pytest.approx(b.record.metrics, abs=1e-6)
+        # the CSV curve written before the signal is kept, every epoch once
+        epochs = [r["epoch"] for r in csv.DictReader((a.out / "metrics.csv").open())
+                  if r.get("train/loss")]
+        assert epochs == ["0", "1", "2"]
 
 
 @pytest.mark.slow

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import lightning as L
 
+from sweeplab.checkpoints import save_trainer_checkpoint
+
 
 class SaveLast(L.Callback):
     """Write `<dirpath>/last.ckpt` once training ends (one file per job, not one per epoch)."""
@@ -20,7 +22,7 @@ class SaveLast(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             self.dirpath.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(self.path, weights_only=False)
+        save_trainer_checkpoint(trainer, self.path)
 
 
 class PrintProgress(L.Callback):

@@ -7,6 +7,7 @@ config stored in the checkpoint with the one a run or an eval script expects.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +94,42 @@ def load_checkpoint(path: str | Path, expected: DictConfig | dict[str, Any] | No
     return ckpt
 
 
+def temporary_path(path: Path) -> Path:
+    """Where a file is written before it is renamed to `path` (hidden, one per process)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def replace_atomically(path: Path, write) -> None:
+    """`write(tmp)`, then rename `tmp` to `path`: a kill never leaves half a checkpoint, and a
+    failed write (a full disk) leaves no temporary file and names `path` in its OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from None
+        raise
+
+
+def save_trainer_checkpoint(trainer, path: str | Path) -> None:
+    """The trainer's full checkpoint (what `resume=true` continues from), written atomically."""
+    if not trainer.is_global_zero:  # a collective call: every rank takes part, rank 0 writes
+        trainer.save_checkpoint(path, weights_only=False)
+        return
+    replace_atomically(Path(path), lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
+
+
 def save_module(module, path: str | Path, epoch: int, global_step: int) -> None:
     """A module's weights and hyperparameters as Lightning's checkpoint keys name them, so
     `<Module>.load_from_checkpoint(path, weights_only=True)` loads it; written to a temporary
     file and renamed, so a kill never leaves half a checkpoint. (A stack's members have no
     Trainer of their own to call `save_checkpoint` on.)"""
-    import os
-
     import lightning as L
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": L.__version__, "epoch": epoch,
-                "global_step": global_step}, tmp)
-    os.replace(tmp, path)
+    replace_atomically(Path(path), lambda tmp: torch.save(
+        {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+         "pytorch-lightning_version": L.__version__, "epoch": epoch,
+         "global_step": global_step}, tmp))

@@ -30,6 +30,7 @@ from sweeplab.api import searchpath_override
 from sweeplab.errors import fail
 from sweeplab.folders import check_writable
 from sweeplab.resolvers import safe_name
+from sweeplab.stop import StopNow, Stopped, StopRequest
 from sweeplab.sweep.compose import expand
 from sweeplab.sweep.preflight import (
     COMPOSE_ERRORS,
@@ -37,7 +38,8 @@ from sweeplab.sweep.preflight import (
     check_plugins,
     explain_compose_error,
 )
-from sweeplab.train import CHECKED_SWEEPER
+from sweeplab.sweep.summary import unfinished
+from sweeplab.train import CHECKED_SWEEPER, stop_interrupted
 
 #: Hydra flags after which the preflight steps aside (they print something else or change which
 #: config is the primary one)
@@ -91,6 +93,8 @@ def setup_process() -> None:
     for message in (r".*isinstance\(treespec, LeafSpec\).*",
                     r".*smaller than the logging interval.*",
                     r"Checkpoint directory .* exists and is not empty",  # resume: last.ckpt
+                    # resume: the CSV rows before the checkpoint are kept (loggers.keep_csv_rows)
+                    r"Experiment logs directory .* exists and is not empty",
                     r"Encountered `nan` values in tensor"):  # a diverged job's epoch means
         warnings.filterwarnings("ignore", message=message)
 
@@ -197,9 +201,39 @@ def preflight(argv: list[str], config_dir: Path, every_job: bool = True) -> Path
 
 def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
     """Check the command line, run Hydra's `main`, then exit non-zero if any job of a sweep
-    did not complete (read from the summary the sweep wrote)."""
+    did not complete (read from the summary the sweep wrote). A stop request (SIGINT, SIGTERM)
+    is held for the whole run: whenever it comes, the process ends with the summary so far, the
+    resume line and exit code 128 + signal."""
+    with StopRequest(pass_on=True) as request:
+        folder = None
+        try:
+            folder = start(main, config_dir)
+        except Stopped as exc:
+            stop_interrupted(exc, folder or sweep_folder())
+        except StopNow as exc:
+            print(f"[sweeplab] {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(128 + exc.signum) from None
+        except SystemExit as exc:
+            if request.signum is not None and exc.code != 128 + request.signum:
+                stop_interrupted(Stopped(request.signum), folder or sweep_folder())
+            raise
+        if request.signum is not None:  # after the last job, or during the summary
+            stop_interrupted(Stopped(request.signum), folder)
+    counts = unfinished(folder) if folder is not None else None
+    if counts and counts[0]:
+        print(f"[sweeplab] {counts[0]} of {counts[1]} jobs did not complete", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def sweep_folder() -> Path | None:
+    """The sweep folder the command line names (set by `start` before Hydra runs)."""
+    given = [a.split("=", 1)[1] for a in sys.argv if a.startswith("hydra.sweep.dir=")]
+    return Path(given[-1]) if given else None
+
+
+def start(main: Callable[[], object], config_dir: Path | None) -> Path | None:
+    """Preflight, then Hydra's `main`; the sweep's folder (None for a single run)."""
     from sweeplab.sweep.callback import summarise
-    from sweeplab.sweep.summary import unfinished
 
     setup_process()
     config_dir = config_dir or packaged_config_dir()
@@ -217,7 +251,4 @@ def run(main: Callable[[], object], config_dir: Path | None = None) -> None:
         if exc.code == 1 and folder is not None and folder.is_dir():
             summarise(folder, figures=False)
         raise
-    counts = unfinished(folder) if folder is not None else None
-    if counts and counts[0]:
-        print(f"[sweeplab] {counts[0]} of {counts[1]} jobs did not complete", file=sys.stderr)
-        raise SystemExit(1)
+    return folder

@@ -589,6 +589,23 @@ MAX_THREADS = 1024
 
 
 @dataclass
+class CheckpointConfig:
+    """Periodic checkpoints (sweeplab.robust.GracefulStop): at the end of every `every_n_epochs`
+    epochs (0: none), once at least `min_interval_s` seconds have passed since training started
+    or the last one was written."""
+
+    every_n_epochs: int = MISSING
+    min_interval_s: float = MISSING
+
+    def __post_init__(self) -> None:
+        require(self.every_n_epochs >= 0, "checkpoint.every_n_epochs",
+                f"must be >= 0 (0: no periodic checkpoints), got {self.every_n_epochs}")
+        require(math.isfinite(self.min_interval_s) and self.min_interval_s >= 0,
+                "checkpoint.min_interval_s", f"must be a number of seconds >= 0, got "
+                f"{self.min_interval_s}")
+
+
+@dataclass
 class RunConfig:
     seed: int = MISSING
     threads: int = MISSING
@@ -599,6 +616,7 @@ class RunConfig:
     eval_train: bool = MISSING
     lab: str | None = MISSING
     test_on: str = MISSING
+    checkpoint: CheckpointConfig = MISSING
 
     def __post_init__(self) -> None:
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))

@@ -1,4 +1,5 @@
-"""The TensorBoard logger sweeplab configures: learning curves first in the Time Series view.
+"""The TensorBoard logger sweeplab configures: learning curves first in the Time Series view;
+what a resumed job's CSV logger keeps of the curve written before its checkpoint.
 
 TensorBoard's Time Series sorts its cards by tag and groups them by the part before the first
 `/`, so Lightning's `epoch` counter and the one-point `test/*` results came before `train/` and
@@ -10,9 +11,11 @@ name starts with `~`, which sorts after every letter.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
+from pathlib import Path
 
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 #: what TensorBoard tags start with when they are not learning curves
 ASIDE = "~"
@@ -30,3 +33,22 @@ class CurvesFirstTensorBoardLogger(TensorBoardLogger):
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         super().log_metrics({board_tag(k): v for k, v in metrics.items() if k != "epoch"},
                             step)
+
+
+def keep_csv_rows(loggers: list, before_step: int) -> None:
+    """A resumed job's CSV loggers start with the rows the interrupted run wrote before its
+    checkpoint's step (Lightning's CSV writer empties `metrics.csv` when it starts); rows
+    written after the checkpoint (before a kill) are dropped, as training repeats them."""
+    for logger in loggers:
+        if not isinstance(logger, CSVLogger):
+            continue
+        path = Path(logger.log_dir) / "metrics.csv"
+        if not path.is_file():
+            continue
+        with path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        for row in rows:
+            step = int(float(row.pop("step")))
+            if step < before_step:
+                logger.log_metrics({k: v for k, v in row.items() if v != ""}, step)  # as written
+        logger.save()

@@ -76,10 +76,16 @@ class JobRecord:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write then rename, so a reader (or a kill) never sees half a file."""
+    """Write then rename, so a reader (or a kill) never sees half a file; a failed write (a
+    full disk) leaves no temporary file and names `path` in its OSError."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc),
+                      str(path)) from None
 
 
 def job_records(sweep_dir: Path) -> list[tuple[str, JobRecord]]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 
+from sweeplab.checkpoints import save_trainer_checkpoint
 from sweeplab.config import ConfigError
 from sweeplab.data.errors import DataError
-from sweeplab.slurm import time_limit_signal
+from sweeplab.stop import StopNow, StopRequest
 
 
 class Diverged(RuntimeError):
@@ -55,7 +54,7 @@ def outcome(exc: BaseException) -> tuple[str, str]:
         return "diverged", str(exc)
     if isinstance(exc, Interrupted):
         return "interrupted", str(exc)
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
+    if isinstance(exc, KeyboardInterrupt | SystemExit | StopNow):
         return "interrupted", "stopped before a checkpoint could be saved (Ctrl-C outside " \
                               "training, or pressed twice); resume=true starts it again"
     if isinstance(exc, ConfigError | DataError):
@@ -143,6 +142,19 @@ class DivergenceGuard(L.Callback):
         return "try a smaller optim.lr or trainer.gradient_clip_val"
 
 
+def log_training_epoch(trainer: L.Trainer) -> None:
+    """Send the epoch's training metrics to the loggers now. Lightning logs them after the
+    epoch-end hooks, so a stop at the epoch's end would leave that epoch out of the curve (the
+    resumed run starts with the next epoch)."""
+    metrics = {k: v for k, v in trainer.callback_metrics.items()
+               if k.startswith("train/") and not k.endswith("_step")}
+    if not metrics:
+        return
+    for logger in trainer.loggers:
+        logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, trainer.global_step - 1)
+        logger.save()
+
+
 def loss_device_is_cpu_or_due(loss: torch.Tensor, trainer: L.Trainer, every: int) -> bool:
     """Whether to read a stack's losses on the host now: every step on the CPU (free), every
     `every` steps on a GPU (each read waits for the device)."""
@@ -156,45 +168,47 @@ class GracefulStop(Checkpoint):
     of an epoch (after its validation); Lightning resumes exactly from either. As a `Checkpoint`
     callback its epoch-end hook runs after the LightningModule's, as ModelCheckpoint's does.
     A signal that arrives during the test lets the job finish. A second signal stops at once
-    (no checkpoint), unless it follows the first within `REPEAT_WINDOW_S`: Slurm delivers
+    (no checkpoint, `StopNow`), unless it follows the first within 0.5 s: Slurm delivers
     SIGTERM, SIGCONT, SIGTERM within 70 ms at a time limit, which is one request. In a Slurm job
-    the signal submitit asks for before the time limit (SIGUSR2) is a request too. The
+    the signal submitit asks for before the time limit (SIGUSR2) is a request too. The request
+    is the process's (`sweeplab.stop.StopRequest`, installed by the command line), so one that
+    came while the job was being set up stops it at its first safe point. The
     checkpoint also holds what Lightning leaves out and an exact resume needs: torch's random
     state (dropout) and the training epoch's running sums.
     """
 
-    REPEAT_WINDOW_S = 0.5
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, every_n_epochs: int = 0, min_interval_s: float = 0.0,
+                 settings: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
-        self.signum: int | None = None
-        self.asked_at = 0.0
-        self.previous: dict[int, Any] = {}
+        self.settings = settings  # the run's, recorded in the checkpoint (resume.settings)
+        self.every_n_epochs, self.min_interval_s = every_n_epochs, min_interval_s
+        self.saved_at = time.monotonic()
+        self.request: StopRequest | None = None
+        self.own_request = False
         self.module: L.LightningModule | None = None
+        self.trainer: L.Trainer | None = None
         self.restore: dict[str, Any] | None = None
+        #: the metrics when the checkpoint resumed from was saved; a fit resumed from its end
+        #: trains no more and would otherwise end without its training metrics
+        self.restored_metrics: dict[str, float] = {}
 
     # ------------------------------------------------------------ signals
 
     def __enter__(self) -> GracefulStop:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM, time_limit_signal()):
-                if sig is not None:
-                    self.previous[sig] = signal.signal(sig, self.on_signal)
+        """Share the process's stop request (the command line's), or hold one for this fit."""
+        self.request = StopRequest.current()
+        if self.request is None:
+            self.request, self.own_request = StopRequest().__enter__(), True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous.clear()
+        if self.own_request:
+            self.request.__exit__(*exc)
+        self.own_request = False
 
-    def on_signal(self, signum: int, frame: object) -> None:
-        if self.signum is not None:
-            if time.monotonic() - self.asked_at < self.REPEAT_WINDOW_S:
-                return
-            raise KeyboardInterrupt
-        self.signum, self.asked_at = signum, time.monotonic()
-        print(f"\n[sweeplab] {signal.Signals(signum).name}: saving a checkpoint at the next "
-              f"step, then stopping (send it again to stop at once)", file=sys.stderr, flush=True)
+    @property
+    def signum(self) -> int | None:
+        return self.request.signum if self.request is not None else None
 
     def take_over(self, trainer: L.Trainer) -> None:
         """Replace the SIGTERM handler Lightning installs for each fit and test.
@@ -203,15 +217,15 @@ class GracefulStop(Checkpoint):
         (status 0) without a checkpoint; a sweep must record the job and stop cleanly instead.
         A SIGTERM that Lightning's handler caught before this point counts as ours.
         """
-        if self.previous:
-            signal.signal(signal.SIGTERM, self.on_signal)
-        if trainer.received_sigterm and self.signum is None:
-            self.signum = signal.SIGTERM
+        if self.request.installed:
+            signal.signal(signal.SIGTERM, self.request.on_signal)
+        if trainer.received_sigterm and self.request.signum is None:
+            self.request.signum = signal.SIGTERM
 
     # ------------------------------------------------------------ safe points
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self.module = pl_module
+        self.module, self.trainer = pl_module, trainer
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.take_over(trainer)
@@ -225,6 +239,7 @@ class GracefulStop(Checkpoint):
                 pl_module.train_sums.load_state_dict(self.restore["train_sums"])
             self.restore = None
         self.take_over(trainer)
+        self.saved_at = time.monotonic()
         self.stop_if_asked(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
@@ -235,7 +250,18 @@ class GracefulStop(Checkpoint):
             self.stop_if_asked(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.signum is not None:
+            log_training_epoch(trainer)
         self.stop_if_asked(trainer)
+        if self.periodic_due(trainer.current_epoch + 1):
+            save_trainer_checkpoint(trainer, self.path)
+            self.saved_at = time.monotonic()
+
+    def periodic_due(self, epochs_done: int) -> bool:
+        """Whether the end of this epoch gets a periodic checkpoint (`checkpoint` in the run's
+        config): the same file and the same safe point as a stop's, so resume reads it."""
+        return (self.every_n_epochs > 0 and epochs_done % self.every_n_epochs == 0
+                and time.monotonic() - self.saved_at >= self.min_interval_s)
 
     def raise_if_asked_after_training(self) -> None:
         """A request that came after the last safe point: honoured once the job is recorded."""
@@ -245,7 +271,7 @@ class GracefulStop(Checkpoint):
     def stop_if_asked(self, trainer: L.Trainer) -> None:
         if self.signum is None:
             return
-        trainer.save_checkpoint(self.path, weights_only=False)
+        save_trainer_checkpoint(trainer, self.path)
         raise Interrupted(self.signum, self.path)
 
     # ------------------------------------------------------------ checkpoint state
@@ -256,8 +282,14 @@ class GracefulStop(Checkpoint):
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         if self.module is not None and hasattr(self.module, "train_sums"):
             state["train_sums"] = self.module.train_sums.state_dict()
+        if self.settings is not None:
+            state["settings"] = self.settings
+        if self.trainer is not None:
+            state["metrics"] = {k: float(v) for k, v in self.trainer.callback_metrics.items()
+                                if torch.as_tensor(v).numel() == 1}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "rng" in state_dict:
             self.restore = state_dict
+        self.restored_metrics = dict(state_dict.get("metrics", {}))

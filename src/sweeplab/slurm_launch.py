@@ -155,6 +155,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> list[JobReturn]:
     """Submit the jobs as one Slurm array, wait for all of them, return their JobReturns."""
     from sweeplab.runtime import resume_hint
+    from sweeplab.stop import held_signal
 
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -165,9 +166,12 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]],
     print(f"[sweeplab] submitted {len(jobs)} jobs to Slurm as array "
           f"{jobs[0].job_id.split('_')[0]} (squeue --me; logs in {sweep_dir}/.submitit/)",
           flush=True)
+    held = held_signal()  # one that came while the jobs were being submitted
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(s) is not signal.SIG_IGN}
     try:
+        if held is not None:
+            raise Stop(held)
         wait(jobs)
     except Stop as stop:
         cancel(jobs, stop.signum)

@@ -29,10 +29,12 @@ from sweeplab.config import ConfigError
 from sweeplab.data.base import TensorDataModule
 from sweeplab.data.errors import DataError
 from sweeplab.hparams import log_final
+from sweeplab.loggers import keep_csv_rows
 from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
+from sweeplab.stop import StopNow, Stopped, hold_in_worker, raise_if_asked
 from sweeplab.tasks import Classifier, Regressor
 
 log = logging.getLogger(__name__)
@@ -81,9 +83,13 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     started = time.time()
     metric = optimized_metric(cfg, dm.classifies)
     module = build_module(cfg, dm)
-    if ckpt_path is not None:
-        load_checkpoint(ckpt_path, dict(module.hparams))  # a different model: CheckpointMismatch
+    resumed_at = None
+    if ckpt_path is not None:  # a different model, or other data or trainer settings: refused
+        ckpt = load_checkpoint(ckpt_path, dict(module.hparams))
+        resumed_at = resume.check_resumable(ckpt_path, ckpt, cfg)
     loggers = [instantiate(lg) for lg in cfg.get("logger", {}).values() if lg]
+    if resumed_at is not None:
+        keep_csv_rows(loggers, resumed_at)
     callbacks = [instantiate(cb) for cb in cfg.get("callbacks", {}).values() if cb]
     best = best_checkpoint(cfg, metric, out)  # None: tested on the last epoch's weights
     trainer, metrics = fit_module(cfg, module, dm, out, loggers, callbacks, ckpt_path, stop, best)
@@ -95,6 +101,14 @@ def fit(cfg: DictConfig, dm: TensorDataModule, out: Path, ckpt_path: Path | None
     return metrics
 
 
+def graceful_stop(cfg: DictConfig, out: Path) -> GracefulStop:
+    """The job's stop and periodic checkpoint callback, writing `out`/checkpoints/last.ckpt."""
+    periodic = cfg.get("checkpoint") or {}
+    return GracefulStop(out / "checkpoints" / "last.ckpt",
+                        int(periodic.get("every_n_epochs", 0)),
+                        float(periodic.get("min_interval_s", 0)), resume.settings(cfg))
+
+
 def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule, out: Path,
                loggers: list, callbacks: list, ckpt_path: Path | None = None,
                stop: GracefulStop | None = None, best=None) -> tuple[L.Trainer, dict[str, float]]:
@@ -102,7 +116,7 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     the divergence guard, graceful stop (its checkpoint in `out`/checkpoints) and progress bar;
     fit, then validate if training ended before any validation, then test if asked (on the
     `best` checkpoint callback's weights when given, else the last)."""
-    stop = stop or GracefulStop(out / "checkpoints" / "last.ckpt")
+    stop = stop or graceful_stop(cfg, out)
     callbacks = callbacks + default_progress_bar(cfg.trainer.get("enable_progress_bar", True),
                                                  callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -113,7 +127,9 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
         default_root_dir=str(out))
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-        metrics = final_metrics(trainer)
+        # what this fit did not measure again (nothing, if it resumed from training's end)
+        metrics = {k: v for k, v in stop.restored_metrics.items() if not k.endswith("_step")}
+        metrics.update(final_metrics(trainer))
         if not any("val/" in k for k in metrics):
             # max_steps ended training before the first epoch's validation: validate once now,
             # so the job still reports (and returns) its validation metrics
@@ -143,7 +159,7 @@ def train(cfg: DictConfig) -> float | None:
         log.warning(f"{previous.folder}: already {previous.record.status}, skipped")
         return previous.record.value
     record = JobRecord(overrides=overrides)
-    stop = GracefulStop(out / "checkpoints" / "last.ckpt")
+    stop = graceful_stop(cfg, out)
     if previous is not None and previous.checkpoint is not None:
         record.resumed_from = str(previous.checkpoint)
     try:
@@ -187,13 +203,15 @@ def run_lab(cfg: DictConfig, started: float) -> None:
     return None
 
 
-def stop_interrupted(exc: Interrupted) -> None:
+def stop_interrupted(exc: Interrupted | Stopped, sweep_dir: Path | None = None) -> None:
     """After a signal: the sweep's summary so far, how to continue, exit 128 + signal."""
-    if is_multirun():
+    if sweep_dir is None and is_multirun():
+        sweep_dir = Path(HydraConfig.get().sweep.dir)
+    if sweep_dir is not None and any(sweep_dir.glob("*/metrics.json")):
         from sweeplab.sweep.summary import write_summary
 
-        write_summary(Path(HydraConfig.get().sweep.dir))
-    print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint()}",
+        write_summary(sweep_dir)
+    print(f"[sweeplab] interrupted: {exc}\n[sweeplab] to continue: {resume_hint(sweep_dir)}",
           file=sys.stderr, flush=True)
     raise SystemExit(128 + exc.signum) from None
 
@@ -207,21 +225,33 @@ def sweep_value(value: float | None) -> float | None:
 def main(cfg: DictConfig) -> float | None:
     """What scripts/train.py runs: `train`, with its outcomes as one line and an exit code.
 
-    Exit codes: 2 bad config or data, 1 a single run diverged, 128 + signal number interrupted.
+    Exit codes: 2 bad config or data, 1 a single run diverged or could not write its files
+    (a full disk), 128 + signal number interrupted.
     """
+    worker = hold_in_worker()
     try:
+        if worker:  # a worker given a job after the sweep was asked to stop does not start it
+            raise_if_asked()
         value = train(cfg)
+    except (Stopped, Interrupted) as exc:
+        if not worker:
+            stop_interrupted(exc)
+        log.warning(f"{exc}")  # the sweep's own process stops the sweep and says how to resume
+        return None
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Diverged as exc:
         print(f"error: diverged: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    except Interrupted as exc:
-        stop_interrupted(exc)
-    except KeyboardInterrupt:
+    except OSError as exc:  # a full disk or a lost mount: the message names the file
+        if is_multirun():  # the job is recorded failed (if it could be) and the sweep goes on
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except (KeyboardInterrupt, StopNow) as exc:
         print("[sweeplab] interrupted before a checkpoint was saved", file=sys.stderr)
-        raise SystemExit(128 + signal.SIGINT) from None
+        raise SystemExit(128 + getattr(exc, "signum", signal.SIGINT)) from None
     if not is_multirun() and value is not None:  # a sweep prints its summary instead
         out = Path(cfg.paths.output_dir)
         metric = JobRecord.read(out).optimized_metric

@@ -29,9 +29,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from sweeplab import resume
 from sweeplab.best_checkpoint import keeps_best, tested_on
 from sweeplab.callbacks import SaveLast
-from sweeplab.checkpoints import save_module
+from sweeplab.checkpoints import load_checkpoint, save_module
 from sweeplab.checks import build_datamodule
 from sweeplab.hparams import log_final
+from sweeplab.loggers import keep_csv_rows
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted, outcome
 from sweeplab.runtime import job_overrides, output_dir, set_threads
@@ -40,6 +41,7 @@ from sweeplab.stack.logger import MemberLogger
 from sweeplab.stack.module import StackModule
 from sweeplab.stack.plan import plan
 from sweeplab.stack.progress import StackProgress, member_logs
+from sweeplab.stop import StopNow, raise_if_asked
 from sweeplab.sweep.progress import SweepProgress
 from sweeplab.sweep.run import run_jobs, start_progress
 from sweeplab.train import (
@@ -89,6 +91,7 @@ def launch(launcher, cfgs: Sequence[DictConfig], initial_job_idx: int,
     for i, _ in alone:
         returns[i] = run_jobs(launcher, [cfgs[i]], initial_job_idx + i, progress=progress)[0]
     for k, members in enumerate(stacks, start=1):
+        raise_if_asked()  # a signal between two stacks stops here
         print(f"[sweeplab] stack {k}/{len(stacks)}: training {len(members)} jobs as one "
               f"stacked model", flush=True)
         runs = run_stack(launcher, [cfgs[i] for i in members], progress,
@@ -148,7 +151,7 @@ def run_stack(launcher, cfgs: list[DictConfig], progress: SweepProgress,
         for m in members:
             if m.record.status == "running":
                 m.record.status, m.record.error = outcome(exc)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, StopNow) as exc:
         stopped = exc
         for m in members:
             m.record.status, m.record.error = outcome(exc)
@@ -163,8 +166,8 @@ def run_stack(launcher, cfgs: list[DictConfig], progress: SweepProgress,
         progress.finished(returns[-1])
     if isinstance(stopped, Interrupted):
         stop_interrupted(stopped)
-    if isinstance(stopped, KeyboardInterrupt):
-        raise SystemExit(128 + signal.SIGINT)
+    if isinstance(stopped, KeyboardInterrupt | StopNow):
+        raise SystemExit(128 + getattr(stopped, "signum", signal.SIGINT))
     if ckpt.is_file():
         ckpt.unlink()  # finished: the members' own checkpoints hold the results
     return returns
@@ -204,8 +207,12 @@ def train_stack(members: list[Member], folder: Path, ckpt_path: Path | None,
                         int(first.trainer.max_epochs),
                         metric if keeps_best(first, metric) else None)
     loggers = []
+    resumed_at = (resume.check_resumable(ckpt_path, load_checkpoint(ckpt_path), first)
+                  if ckpt_path is not None else None)  # other data or trainer settings: refused
     for i, m in enumerate(members):
         m.loggers = [instantiate(lg) for lg in m.cfg.get("logger", {}).values() if lg]
+        if resumed_at is not None:
+            keep_csv_rows(m.loggers, resumed_at)
         loggers += [MemberLogger(i, lg) for lg in m.loggers]
     trainer, metrics = fit_module(first, stack, dm, folder, loggers,
                                   stack_callbacks(first, members, label), ckpt_path)

@@ -88,7 +88,9 @@ def unknown_key(key: str, overrides: list[str],
         return f"{key}: unknown key"
     choice = cfg.hydra.runtime.choices.get(group) if "hydra" in cfg else None
     keys = ", ".join(str(k) for k in node if not str(k).startswith("_"))
-    return f"{key}: unknown key for {group}={choice or '?'}; allowed: {keys}"
+    if choice is None:  # a run setting with keys of its own (checkpoint.every_n_epochs)
+        return f"{key}: unknown key; allowed: {keys}"
+    return f"{key}: unknown key for {group}={choice}; allowed: {keys}"
 
 
 def check_plugins(cfg: DictConfig, options: Callable[[str], list[str]]) -> None:

@@ -19,6 +19,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from sweeplab.errors import fail
+from sweeplab.stop import raise_if_asked
 from sweeplab.sweep.compose import JobComposer, expand, job_name, swept
 from sweeplab.sweep.header import record_start
 from sweeplab.sweep.lock import lock_folder
@@ -87,6 +88,7 @@ def run_jobs(launcher: Any, cfgs: Sequence[DictConfig], initial_job_idx: int,
     progress = progress or start_progress(launcher, cfgs)
     runs = []
     for idx, cfg in enumerate(cfgs, start=initial_job_idx):
+        raise_if_asked()  # a signal between two jobs (or before the first) stops here
         log.debug(f"\t#{idx} : {' '.join(filter_overrides(cfg.hydra.overrides.task))}")
         with read_write(cfg.hydra), open_dict(cfg):  # HydraConfig made it read-only
             cfg.hydra.job.id = idx
