@@ -34,6 +34,7 @@ from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
+from sweeplab.steps import steps_callback
 from sweeplab.stop import StopNow, Stopped, hold_in_worker, raise_if_asked
 from sweeplab.tasks import Classifier, Regressor
 
@@ -67,7 +68,8 @@ def checked_by_sweeper() -> bool:
 
 def final_metrics(trainer: L.Trainer) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.callback_metrics.items()
-            if not k.endswith("_step") and torch.as_tensor(v).numel() == 1}
+            if not k.endswith("_step") and k not in ("step", "epoch")
+            and torch.as_tensor(v).numel() == 1}
 
 
 def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[str, float]:
@@ -117,8 +119,10 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     fit, then validate if training ended before any validation, then test if asked (on the
     `best` checkpoint callback's weights when given, else the last)."""
     stop = stop or graceful_stop(cfg, out)
-    callbacks = callbacks + default_progress_bar(cfg.trainer.get("enable_progress_bar", True),
-                                                 callbacks)
+    steps = steps_callback(cfg, dm, ckpt_path)  # several optimiser steps per Lightning step
+    module.automatic_optimization = steps is None
+    callbacks = callbacks + ([steps] if steps else []) + default_progress_bar(
+        cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_class = trainer_args.pop("_target_")
     trainer: L.Trainer = get_class(trainer_class)(

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from sweeplab.config import ConfigError
-from sweeplab.data.loader import TensorLoader, scale_inputs
+from sweeplab.data.loader import BatchChunks, TensorLoader, scale_inputs
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class TensorDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.splits: dict[str, Split] | None = None
         self._loaders: dict[str, TensorLoader] = {}
+        #: batches per Lightning training step (sweeplab.steps); None: one batch, not a list
+        self.train_chunk: int | None = None
 
     def load(self) -> dict[str, Split]:
         """Return {"train": Split, "val": Split, "test": Split}."""
@@ -110,8 +112,10 @@ class TensorDataModule(L.LightningDataModule):
         self._loaders[split] = loader
         return loader
 
-    def train_dataloader(self) -> TensorLoader:
-        return self.loader("train")
+    def train_dataloader(self) -> TensorLoader | BatchChunks:
+        if self.train_chunk is None:
+            return self.loader("train")
+        return BatchChunks(self.loader("train"), self.train_chunk)
 
     def val_dataloader(self) -> TensorLoader:
         return self.loader("val")

@@ -83,6 +83,20 @@ class TensorLoader:
             self.epoch -= 1
             self._start = self.position
 
+    @property
+    def resumes_at(self) -> int:
+        """The batch the next epoch starts from: 0, or where an interrupted epoch stopped."""
+        return self._start
+
+    @property
+    def epoch_done(self) -> bool:
+        """Whether the epoch under way has served all its batches."""
+        return self.position >= len(self)
+
+    def first_batch(self) -> tuple[Tensor, Tensor]:
+        """A batch as training sees it, without moving the loader (what `auto` times)."""
+        return self._convert(self.x[: self.batch_size]), self.y[: self.batch_size]
+
     def _order(self) -> Tensor | None:
         n = len(self.x)
         if not self.shuffle and self.world_size == 1:
@@ -118,3 +132,56 @@ class TensorLoader:
                 idx = order[lo:hi]
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
             yield self._convert(xb), yb
+
+
+class BatchChunks:
+    """Serves a TensorLoader's batches `size` at a time, as lists (K optimiser steps per
+    Lightning step, see sweeplab.steps); a chunk never crosses an epoch's end.
+
+    An epoch is cut into `len(self)` chunks of nearly equal size. The loader keeps its place in
+    single batches and this adds the chunks served, so a run resumes from a checkpoint written
+    with any chunk size (or none): the interrupted epoch's remaining batches are cut into as many
+    chunks as Lightning still expects, and so is every later epoch.
+    """
+
+    def __init__(self, loader: TensorLoader, size: int) -> None:
+        self.loader, self.size = loader, max(1, size)
+        self.served = 0  # chunks served in the epoch under way
+        self._resumed = 0  # chunks the interrupted epoch had served before the checkpoint
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = chunk_count(len(self.loader), self.size, self.loader.resumes_at,
+                                      self._resumed)
+        return self._count
+
+    def state_dict(self) -> dict:
+        return {**self.loader.state_dict(), "chunks": self.served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loader.load_state_dict(state)
+        # a checkpoint written one batch per step served as many chunks as batches
+        self._resumed = int(state.get("chunks", state.get("position", 0)))
+        self._count = None
+
+    def __iter__(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
+        start, done = self.loader.resumes_at, self._resumed if self.loader.resumes_at else 0
+        count = len(self) - done
+        total = len(self.loader)
+        edges = [start + (j * (total - start)) // count for j in range(count + 1)]
+        batches = iter(self.loader)
+        self._resumed = 0
+        for j in range(count):
+            chunk = [next(batches) for _ in range(edges[j + 1] - edges[j])]
+            self.served = done + j + 1
+            yield chunk
+
+
+def chunk_count(batches: int, size: int, start: int, served: int) -> int:
+    """Chunks per epoch: `size` batches each, or, resuming at batch `start` after `served`
+    chunks, the nearest count that leaves every remaining chunk at least one batch."""
+    count = math.ceil(batches / size)
+    if 0 < start < batches:
+        count = min(max(count, served + 1), served + batches - start)
+    return count
