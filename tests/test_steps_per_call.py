@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 
-import lightning as L
 import pytest
 import torch
 from omegaconf import open_dict
@@ -34,19 +31,6 @@ POLYNOMIAL = ["data=polynomial", "data.n=200", "model=mlp", "model.hidden=8",
               "logger=csv"]
 
 
-class SignalPastStep(L.Callback):
-    """SIGTERM to this process once training has passed `step` optimiser steps (a Lightning
-    step may take several)."""
-
-    def __init__(self, step: int) -> None:
-        self.step, self.sent = step, False
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if trainer.global_step >= self.step and not self.sent:
-            self.sent = True
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 def run(folder, base: list[str], *overrides: str, stop_at: int | None = None) -> dict:
     """Train in-process; the record, the last checkpoint's weights and the CSV log rows."""
     cfg = compose_config([*base, *overrides], folder)
@@ -54,8 +38,7 @@ def run(folder, base: list[str], *overrides: str, stop_at: int | None = None) ->
         train(cfg)
     else:
         with open_dict(cfg):
-            cfg.callbacks.stop = {"_target_": "test_steps_per_call.SignalPastStep",
-                                  "step": stop_at}
+            cfg.callbacks.stop = {"_target_": "robust_helpers.SignalAtStep", "step": stop_at}
         with pytest.raises(Interrupted):
             train(cfg)
     ckpt = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
@@ -108,7 +91,10 @@ def test_max_steps_stops_inside_a_chunk_at_the_same_step(tmp_path):
 @pytest.mark.parametrize(("before", "after"), [("4", "3"), ("1", "4"), ("4", "1"), ("3", "auto")])
 def test_resume_mid_epoch_with_another_steps_per_call_is_exact(before, after, tmp_path):
     reference = run(tmp_path / "reference", SPIRAL, "steps_per_call=1")
-    run(tmp_path / "job", SPIRAL, f"steps_per_call={before}", stop_at=7)
+    stopped = run(tmp_path / "job", SPIRAL, f"steps_per_call={before}", stop_at=7)
+    assert stopped["record"]["status"] == "interrupted"
+    ckpt = torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 7  # the step the signal came in, inside a chunk
     resumed = run(tmp_path / "job", SPIRAL, f"steps_per_call={after}", "resume=true")
     assert resumed["record"]["status"] == "completed"
     assert resumed["record"]["metrics"] == reference["record"]["metrics"]

@@ -33,7 +33,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from sweeplab.config import ConfigError
-from sweeplab.robust import DivergenceGuard
+from sweeplab.data.loader import BatchChunks, chunk_count
+from sweeplab.robust import DivergenceGuard, GracefulStop
 
 #: how long `auto` makes a Lightning step: long enough that Lightning's per-step cost is small
 TARGET_S = 0.004
@@ -69,8 +70,14 @@ class SeveralSteps:
             return self.train_step(batch)
         trainer, optimizer = self.trainer, self.optimizers()
         guards = [cb for cb in trainer.callbacks if isinstance(cb, DivergenceGuard)]
+        stops = [cb for cb in trainer.callbacks if isinstance(cb, GracefulStop)]
+        # a stop request ends the chunk after the step it came in, as it ends a K=1 run; in an
+        # epoch's last chunk (its last batch) it waits for the epoch's end, as K=1 does
+        stoppable = batch_idx + 1 < trainer.num_training_batches
         for i, one in enumerate(batch):
-            if trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step:
+            if trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step or (
+                    stoppable and any(stop.signum is not None for stop in stops)):
+                trainer.train_dataloader.give_back(len(batch) - i)  # not trained: not served
                 break
             out = self.train_step(one)
             optimizer.zero_grad()
@@ -148,18 +155,25 @@ class StepsPerCall(L.Callback):
     """Sets up and keeps exact a run with K optimiser steps per Lightning step.
 
     Before the training data is read it picks K (`auto`: measured) and has the DataModule serve
-    chunks of K batches; at each epoch's end it steps the epoch's lr schedule (Lightning leaves
-    that to a manually optimised module) and gives the epoch and evaluation metrics the step a
-    K=1 run logs them at.
+    chunks of about K batches; at each epoch's end it steps the epoch's lr schedule (Lightning
+    leaves that to a manually optimised module) and gives the epoch and evaluation metrics the
+    step a K=1 run logs them at.
     """
 
-    def __init__(self, steps: int | str) -> None:
+    def __init__(self, steps: int | str, resumed: dict[str, int] | None = None) -> None:
+        """`resumed`: the state this callback saved in the checkpoint the run resumes from."""
         self.steps = steps
         self.chosen: int | None = None
+        self.chunks: BatchChunks | None = None
+        self.resumed = resumed if resumed and "chunks" in resumed else None
 
     def state_dict(self) -> dict[str, int]:
-        """Marks the checkpoint as written under several steps per call (`saved_steps`)."""
-        return {"steps": self.chosen or 1}
+        """Marks the checkpoint as written under several steps per call (`saved_steps`), with
+        where the epoch stood (the chunk count of the resumed run depends on it)."""
+        state = {"steps": self.chosen or 1}
+        if self.chunks is not None:
+            state |= {"position": self.chunks.loader.position, "chunks": self.chunks.served}
+        return state
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         loader = trainer.datamodule.loader("train")
@@ -168,7 +182,10 @@ class StepsPerCall(L.Callback):
             x, _ = loader.first_batch()
             k = auto_steps(seconds_per_step(pl_module, x), len(loader))
         self.chosen = int(k)
-        trainer.datamodule.train_chunk = self.chosen
+        trainer.datamodule.train_calls = chunk_count(len(loader), self.chosen, self.resumed)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.chunks = trainer.train_dataloader
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.log_step(pl_module, trainer.global_step - 1)
@@ -202,21 +219,26 @@ def steps_callback(cfg: DictConfig, dm: Any, ckpt_path: Path | None = None) -> S
     optimiser steps of its own loop and of manual optimisation apart, and restores only the
     counter of the loop it runs. Within several steps per call any K continues any other.
     """
-    dm.train_chunk = None
+    dm.train_calls = None
     steps = cfg.get("steps_per_call", 1)
     reason = why_one_step(OmegaConf.to_container(cfg.trainer, resolve=True))
-    saved = saved_steps(ckpt_path) if ckpt_path is not None else None
+    saved = saved_state(ckpt_path) if ckpt_path is not None else None
     if saved is None:
         return None if steps == 1 or reason else StepsPerCall(steps)
-    if saved == 0:
+    if not saved:
         return None
     if reason:
         raise ConfigError(f"{ckpt_path}: written taking several optimiser steps per Lightning "
                           f"step, which {reason} does not allow; resume it without {reason}")
-    return StepsPerCall(steps)
+    return StepsPerCall(steps, saved)
+
+
+def saved_state(ckpt_path: Path) -> dict[str, int]:
+    """What StepsPerCall saved in a checkpoint (empty: written by Lightning's own loop)."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    return ckpt.get("callbacks", {}).get(StepsPerCall.__qualname__, {})
 
 
 def saved_steps(ckpt_path: Path) -> int:
     """The K a checkpoint was written with (0: Lightning's own loop, one batch per step)."""
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    return int(ckpt.get("callbacks", {}).get(StepsPerCall.__name__, {}).get("steps", 0))
+    return int(saved_state(ckpt_path).get("steps", 0))

@@ -54,8 +54,9 @@ class TensorDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.splits: dict[str, Split] | None = None
         self._loaders: dict[str, TensorLoader] = {}
-        #: batches per Lightning training step (sweeplab.steps); None: one batch, not a list
-        self.train_chunk: int | None = None
+        #: Lightning training steps per epoch, each a list of batches (sweeplab.steps); None:
+        #: one batch per step
+        self.train_calls: int | None = None
 
     def load(self) -> dict[str, Split]:
         """Return {"train": Split, "val": Split, "test": Split}."""
@@ -113,9 +114,9 @@ class TensorDataModule(L.LightningDataModule):
         return loader
 
     def train_dataloader(self) -> TensorLoader | BatchChunks:
-        if self.train_chunk is None:
+        if self.train_calls is None:
             return self.loader("train")
-        return BatchChunks(self.loader("train"), self.train_chunk)
+        return BatchChunks(self.loader("train"), self.train_calls)
 
     def val_dataloader(self) -> TensorLoader:
         return self.loader("val")

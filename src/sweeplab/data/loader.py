@@ -135,53 +135,61 @@ class TensorLoader:
 
 
 class BatchChunks:
-    """Serves a TensorLoader's batches `size` at a time, as lists (K optimiser steps per
-    Lightning step, see sweeplab.steps); a chunk never crosses an epoch's end.
+    """Serves a TensorLoader's batches as `count` lists per epoch (several optimiser steps per
+    Lightning step, see sweeplab.steps), of nearly equal sizes; none crosses an epoch's end.
 
-    An epoch is cut into `len(self)` chunks of nearly equal size. The loader keeps its place in
-    single batches and this adds the chunks served, so a run resumes from a checkpoint written
-    with any chunk size (or none): the interrupted epoch's remaining batches are cut into as many
-    chunks as Lightning still expects, and so is every later epoch.
+    The loader keeps its place in single batches and this adds the chunks served, so a run
+    resumes from a checkpoint written with any chunk size: the interrupted epoch's remaining
+    batches are cut into as many chunks as Lightning still expects (`chunk_count`).
     """
 
-    def __init__(self, loader: TensorLoader, size: int) -> None:
-        self.loader, self.size = loader, max(1, size)
+    def __init__(self, loader: TensorLoader, count: int) -> None:
+        self.loader, self.count = loader, count
         self.served = 0  # chunks served in the epoch under way
         self._resumed = 0  # chunks the interrupted epoch had served before the checkpoint
-        self._count: int | None = None
 
     def __len__(self) -> int:
-        if self._count is None:
-            self._count = chunk_count(len(self.loader), self.size, self.loader.resumes_at,
-                                      self._resumed)
-        return self._count
+        return self.count
 
     def state_dict(self) -> dict:
         return {**self.loader.state_dict(), "chunks": self.served}
 
     def load_state_dict(self, state: dict) -> None:
         self.loader.load_state_dict(state)
-        # a checkpoint written one batch per step served as many chunks as batches
-        self._resumed = int(state.get("chunks", state.get("position", 0)))
-        self._count = None
+        self._resumed = int(state.get("chunks", 0))
+
+    def give_back(self, batches: int) -> None:
+        """The last `batches` of the chunk under way were not trained: a checkpoint written now
+        resumes from the first of them."""
+        self.loader.position -= batches
 
     def __iter__(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
-        start, done = self.loader.resumes_at, self._resumed if self.loader.resumes_at else 0
-        count = len(self) - done
-        total = len(self.loader)
-        edges = [start + (j * (total - start)) // count for j in range(count + 1)]
+        start, total = self.loader.resumes_at, len(self.loader)
+        done = self._resumed if start else 0
+        edges = chunk_edges(start, total, self.count - done)
         batches = iter(self.loader)
         self._resumed = 0
-        for j in range(count):
+        for j in range(len(edges) - 1):
             chunk = [next(batches) for _ in range(edges[j + 1] - edges[j])]
             self.served = done + j + 1
             yield chunk
 
 
-def chunk_count(batches: int, size: int, start: int, served: int) -> int:
-    """Chunks per epoch: `size` batches each, or, resuming at batch `start` after `served`
-    chunks, the nearest count that leaves every remaining chunk at least one batch."""
-    count = math.ceil(batches / size)
-    if 0 < start < batches:
-        count = min(max(count, served + 1), served + batches - start)
+def chunk_count(batches: int, size: int, resumed: dict | None = None) -> int:
+    """Chunks per epoch: `size` batches each and the epoch's last batch alone (a stop request
+    in it waits for the epoch's end, as it does after a K=1 run's last step). Resuming an
+    epoch interrupted at batch `position` after `chunks` chunks, the nearest count that leaves
+    each remaining chunk a batch (Lightning counts an epoch's chunks once for the whole run)."""
+    count = 1 + math.ceil((batches - 1) / size)
+    if resumed and 0 < resumed["position"] < batches:
+        served, left = resumed["chunks"], batches - resumed["position"]
+        count = min(max(count, served + min(2, left)), served + left)
     return count
+
+
+def chunk_edges(start: int, end: int, count: int) -> list[int]:
+    """Where `count` chunks of batches start[..end) begin and end: nearly equal sizes, and the
+    last batch a chunk of its own when there are two chunks or more."""
+    if count == 1:
+        return [start, end]
+    return [start + (j * (end - 1 - start)) // (count - 1) for j in range(count)] + [end]
