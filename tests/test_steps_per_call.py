@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import json
 
+import lightning as L
 import pytest
 import torch
 from omegaconf import open_dict
 
 from conftest import compose_config, run_script
+from sweeplab.progress import ThrottledRichProgressBar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
@@ -29,6 +31,16 @@ DEEP = ["data=spiral", "data.n_per_class=40", "model=deep", "model.hidden=[16,16
 POLYNOMIAL = ["data=polynomial", "data.n=200", "model=mlp", "model.hidden=8",
               "optim.momentum=0.9", "trainer.max_epochs=2", "trainer.log_every_n_steps=3",
               "logger=csv"]
+
+
+class BarAtEpochEnd(L.Callback):
+    """Appends the progress bar's count and total at each epoch's end to `bar.txt`."""
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        bar = next(c for c in trainer.callbacks if isinstance(c, ThrottledRichProgressBar))
+        task = bar.progress.tasks[bar.train_progress_bar_id]
+        with open(f"{trainer.default_root_dir}/bar.txt", "a") as f:
+            f.write(f"{task.completed:g}/{task.total:g}\n")
 
 
 def run(folder, base: list[str], *overrides: str, stop_at: int | None = None) -> dict:
@@ -100,6 +112,18 @@ def test_resume_mid_epoch_with_another_steps_per_call_is_exact(before, after, tm
     assert resumed["record"]["metrics"] == reference["record"]["metrics"]
     for key, value in reference["weights"].items():
         assert torch.equal(value, resumed["weights"][key]), key
+
+
+def test_progress_bar_counts_batches_not_chunks(tmp_path):
+    shown = []
+    for steps in ("1", "3"):
+        cfg = compose_config([*SPIRAL, f"steps_per_call={steps}",
+                              "trainer.enable_progress_bar=true"], tmp_path / steps)
+        with open_dict(cfg):
+            cfg.callbacks.bar = {"_target_": "test_steps_per_call.BarAtEpochEnd"}
+        train(cfg)
+        shown.append((tmp_path / steps / "bar.txt").read_text().split())
+    assert shown[0] == shown[1] == ["4/4"] * 3
 
 
 def test_divergence_is_caught_at_the_same_step(tmp_path):
