@@ -17,6 +17,7 @@ from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
 from sweeplab.stack.launch import Member, train_stack
 from sweeplab.steps import saved_steps
+from sweeplab.tasks import Classifier
 from sweeplab.train import train
 
 # 3 epochs of 4 steps (spiral: 72 training points, batches of 20), dropout, momentum and a
@@ -184,3 +185,14 @@ def test_auto_falls_back_to_one_step_with_gradient_clipping(tmp_path):
     clipped = ["trainer.gradient_clip_val=1e9"]  # clips nothing: the same run either way
     assert_same_run(run(tmp_path / "one", SPIRAL, "steps_per_call=1", *clipped),
                     run(tmp_path / "auto", SPIRAL, "steps_per_call=auto", *clipped))
+
+
+def test_compiled_network_writes_checkpoints_that_load_uncompiled(tmp_path):
+    short = [*SPIRAL, "trainer.max_epochs=1", "model.dropout=0"]
+    compiled = run(tmp_path / "compiled", short, "compile=true")
+    plain = run(tmp_path / "plain", short, "compile=false")
+    assert compiled["weights"].keys() == plain["weights"].keys()  # no `_orig_mod.` prefix
+    ckpt = tmp_path / "compiled" / "checkpoints" / "last.ckpt"
+    module = Classifier.load_from_checkpoint(ckpt, weights_only=True)  # as eval/predict load it
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, compiled["weights"][key]), key

@@ -618,6 +618,7 @@ class RunConfig:
     test_on: str = MISSING
     checkpoint: CheckpointConfig = MISSING
     steps_per_call: Any = MISSING
+    compile: bool = MISSING
 
     def __post_init__(self) -> None:
         steps = self.steps_per_call

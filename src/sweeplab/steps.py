@@ -108,6 +108,16 @@ class SeveralSteps:
         """Every output the module computes for `x` (what `auto` times)."""
         return self(x)
 
+    def networks(self) -> list[torch.nn.Module]:
+        """The networks `compile=true` compiles."""
+        return [self.net]
+
+    def compile_networks(self) -> None:
+        """torch.compile each network's forward in place (`nn.Module.compile`): its parameters
+        and state_dict keys stay as they are, so checkpoints load compiled or not."""
+        for net in self.networks():
+            net.compile()
+
 
 def logs_this_step(trainer: L.Trainer) -> bool:
     """Whether Lightning writes this training step's logged values to the loggers.

@@ -121,6 +121,8 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     stop = stop or graceful_stop(cfg, out)
     steps = steps_callback(cfg, dm, ckpt_path)  # several optimiser steps per Lightning step
     module.automatic_optimization = steps is None
+    if cfg.get("compile"):
+        module.compile_networks()
     callbacks = callbacks + ([steps] if steps else []) + default_progress_bar(
         cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)

@@ -84,6 +84,9 @@ class StackModule(SeveralSteps, L.LightningModule):
     def forward_all(self, x: Tensor) -> list[Tensor]:
         return [net(x) for net in self.nets]
 
+    def networks(self) -> list[torch.nn.Module]:
+        return list(self.nets)
+
     def losses(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
         """Every member's mean loss over the batch (M,) and, for classifiers, its hits (M,)."""
         losses, hits = [], []
