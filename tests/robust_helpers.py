@@ -39,8 +39,8 @@ class PauseAtStep(L.Callback):
 
 
 class SlowSteps(L.Callback):
-    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds after each step (none when unset) and touch
-    `<job dir>/training` after `step` steps, so a test can stop a Slurm job mid-training. The
+    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds in each optimizer step (none when unset) and touch
+    `<job dir>/training` at the `step`-th, so a test can stop a Slurm job mid-training. The
     delay comes from the environment so that the resumed run, with the same overrides, is fast;
     neither changes what the job computes."""
 

@@ -38,7 +38,7 @@ from sweeplab.robust import DivergenceGuard, GracefulStop
 
 #: how long `auto` makes a Lightning step: long enough that Lightning's per-step cost is small
 TARGET_S = 0.004
-#: the largest K `auto` picks (a progress bar and a signal still answer within a chunk)
+#: the largest K `auto` picks (the progress bar moves once per chunk)
 MAX_AUTO = 256
 
 
