@@ -132,6 +132,17 @@ def logs_this_step(trainer: L.Trainer) -> bool:
                 or (every and (trainer.global_step + 1) % every == 0))
 
 
+def stepping_total(trainer: L.Trainer) -> float:
+    """The optimiser steps the fit will take (Lightning's `estimated_stepping_batches` counts
+    its own steps, which are chunks here)."""
+    loader = trainer.train_dataloader
+    if not isinstance(loader, BatchChunks):
+        return trainer.estimated_stepping_batches
+    epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+    total = len(loader.loader) * epochs if epochs else float("inf")
+    return min(total, trainer.max_steps) if trainer.max_steps >= 0 else total
+
+
 def seconds_per_step(module: SeveralSteps, x: Tensor, repeats: int = 5) -> float:
     """A training step's duration, estimated as three forward passes (forward, backward about
     twice that) in eval mode without gradients: nothing the run computes changes (no dropout
