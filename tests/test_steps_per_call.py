@@ -12,6 +12,7 @@ import torch
 from omegaconf import open_dict
 
 from conftest import compose_config, run_script
+from sweeplab.config import ConfigError, validate
 from sweeplab.progress import ThrottledRichProgressBar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Interrupted
@@ -179,6 +180,20 @@ def test_bad_steps_per_call_stops_before_training(setting, message, tmp_path):
     result = run_script(["train.py", *SPIRAL, "threads=1", setting, *extra], tmp_path)
     assert result.returncode == 2
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("setting", [
+    "gradient_clip_val=0.5", "accumulate_grad_batches=2", "limit_train_batches=3",
+    "limit_train_batches=1", "val_check_interval=0.5", "val_check_interval=1",
+    "check_val_every_n_epoch=null", "overfit_batches=2", "fast_dev_run=true"])
+def test_settings_counted_in_lightning_steps_need_one_step_per_call(setting, tmp_path):
+    with pytest.raises(ConfigError, match=rf"steps_per_call: 3 needs one batch per Lightning "
+                                          rf"step with trainer\.{setting.split('=')[0]}="):
+        validate(compose_config([*SPIRAL, "steps_per_call=3", f"++trainer.{setting}"],
+                                tmp_path))
+    for steps in ("auto", "1"):  # auto falls back to one quietly
+        validate(compose_config([*SPIRAL, f"steps_per_call={steps}", f"++trainer.{setting}"],
+                                tmp_path))
 
 
 def test_auto_falls_back_to_one_step_with_gradient_clipping(tmp_path):

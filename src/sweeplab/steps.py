@@ -45,11 +45,13 @@ MAX_AUTO = 256
 def why_one_step(trainer: dict[str, Any]) -> str | None:
     """The trainer setting (as `key=value`) that needs one batch per Lightning step, or None."""
     def unset(key: str, *defaults: Any) -> bool:
-        return trainer.get(key) in (None, *defaults)
+        value = trainer.get(key)
+        # 1.0 is a whole epoch, 1 a single batch: compare types too
+        return value is None or any(value == d and type(value) is type(d) for d in defaults)
 
     for key, defaults in (("gradient_clip_val", (0, 0.0)), ("accumulate_grad_batches", (1,)),
                           ("limit_train_batches", (1.0,)), ("val_check_interval", (1.0,)),
-                          ("overfit_batches", (0, 0.0)), ("fast_dev_run", (False, 0))):
+                          ("overfit_batches", (0, 0.0)), ("fast_dev_run", (False,))):
         if not unset(key, *defaults):
             return f"trainer.{key}={trainer[key]}"
     if "check_val_every_n_epoch" in trainer and trainer["check_val_every_n_epoch"] is None:
