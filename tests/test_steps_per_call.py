@@ -95,6 +95,13 @@ def test_regressor_takes_the_same_steps_several_at_a_time(tmp_path):
                     run(tmp_path / "several", POLYNOMIAL, "steps_per_call=5"))
 
 
+def test_a_dataset_transforming_its_batches_keeps_it_in_chunks(tmp_path):
+    xor = ["data=xor", "data.noise_in_loop=true", "data.noise=0.3", "model=mlp",
+           "model.hidden=4", "trainer.max_epochs=3", "logger=csv"]  # fresh noise every batch
+    assert_same_run(run(tmp_path / "one", xor, "steps_per_call=1"),
+                    run(tmp_path / "several", xor, "steps_per_call=3"))
+
+
 def test_max_steps_stops_inside_a_chunk_at_the_same_step(tmp_path):
     one = run(tmp_path / "one", SPIRAL, "steps_per_call=1", "trainer.max_steps=8")
     several = run(tmp_path / "several", SPIRAL, "steps_per_call=5", "trainer.max_steps=8")

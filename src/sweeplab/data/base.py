@@ -113,10 +113,14 @@ class TensorDataModule(L.LightningDataModule):
         self._loaders[split] = loader
         return loader
 
-    def train_dataloader(self) -> TensorLoader | BatchChunks:
+    def train_batches(self):
+        """The training batches, one at a time (a dataset may transform them on the way)."""
+        return self.loader("train")
+
+    def train_dataloader(self):
         if self.train_calls is None:
-            return self.loader("train")
-        return BatchChunks(self.loader("train"), self.train_calls)
+            return self.train_batches()
+        return BatchChunks(self.loader("train"), self.train_calls, self.train_batches())
 
     def val_dataloader(self) -> TensorLoader:
         return self.loader("val")

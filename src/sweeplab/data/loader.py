@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -143,8 +143,12 @@ class BatchChunks:
     batches are cut into as many chunks as Lightning still expects (`chunk_count`).
     """
 
-    def __init__(self, loader: TensorLoader, count: int) -> None:
+    def __init__(self, loader: TensorLoader, count: int,
+                 batches: Iterable[tuple[Tensor, Tensor]] | None = None) -> None:
+        """`batches`: what to cut into chunks, if not `loader`'s batches as they are (a dataset's
+        transform of them); `loader` keeps the place either way."""
         self.loader, self.count = loader, count
+        self.batches = loader if batches is None else batches
         self.served = 0  # chunks served in the epoch under way
         self._resumed = 0  # chunks the interrupted epoch had served before the checkpoint
 
@@ -167,7 +171,7 @@ class BatchChunks:
         start, total = self.loader.resumes_at, len(self.loader)
         done = self._resumed if start else 0
         edges = chunk_edges(start, total, self.count - done)
-        batches = iter(self.loader)
+        batches = iter(self.batches)
         self._resumed = 0
         for j in range(len(edges) - 1):
             chunk = [next(batches) for _ in range(edges[j + 1] - edges[j])]
