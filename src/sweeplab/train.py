@@ -67,7 +67,13 @@ def checked_by_sweeper() -> bool:
 
 
 def final_metrics(trainer: L.Trainer) -> dict[str, float]:
-    return {k: float(v) for k, v in trainer.callback_metrics.items()
+    return reported(trainer.callback_metrics)
+
+
+def reported(metrics: dict) -> dict[str, float]:
+    """What a job reports of logged metrics: one value each, not the per-step values or the
+    step axis (`step`, `epoch`: sweeplab.steps)."""
+    return {k: float(v) for k, v in metrics.items()
             if not k.endswith("_step") and k not in ("step", "epoch")
             and torch.as_tensor(v).numel() == 1}
 
@@ -134,7 +140,7 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
         # what this fit did not measure again (nothing, if it resumed from training's end)
-        metrics = {k: v for k, v in stop.restored_metrics.items() if not k.endswith("_step")}
+        metrics = reported(stop.restored_metrics)
         metrics.update(final_metrics(trainer))
         if not any("val/" in k for k in metrics):
             # max_steps ended training before the first epoch's validation: validate once now,
