@@ -13,18 +13,19 @@ from hydra.experimental.callback import Callback
 
 
 class SignalAtStep(L.Callback):
-    """Send this process `signum` once training has taken `step` optimizer steps."""
+    """Send this process `signum` while training takes its `step`-th optimizer step (a job
+    stops after it; the hook runs for every step, however many a Lightning step takes)."""
 
     def __init__(self, step: int, signum: int = signal.SIGTERM) -> None:
         self.step, self.signum = step, signum
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if trainer.global_step == self.step:
+    def on_before_optimizer_step(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step + 1 == self.step:
             os.kill(os.getpid(), self.signum)
 
 
 class PauseAtStep(L.Callback):
-    """Once `step` steps are done, say so on stdout and wait for SIGTERM or SIGINT (the test
+    """At the `step`-th optimizer step, say so on stdout and wait for SIGTERM or SIGINT (the test
     sends it on reading the line), then let the job's own handler have it: the signal arrives
     at a known point, with no timing involved. With `signals=2` it waits for a second one,
     as `PauseAtPhase` does."""
@@ -32,22 +33,22 @@ class PauseAtStep(L.Callback):
     def __init__(self, step: int = 3, signals: int = 1) -> None:
         self.step, self.signals = step, signals
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if trainer.global_step == self.step:
+    def on_before_optimizer_step(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step + 1 == self.step:
             wait_for_signals(f"step {self.step} (pid {os.getpid()})", self.signals)
 
 
 class SlowSteps(L.Callback):
-    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds after each step (none when unset) and touch
-    `<job dir>/training` after `step` steps, so a test can stop a Slurm job mid-training. The
+    """Sleep SWEEPLAB_TEST_STEP_DELAY seconds in each optimizer step (none when unset) and touch
+    `<job dir>/training` at the `step`-th, so a test can stop a Slurm job mid-training. The
     delay comes from the environment so that the resumed run, with the same overrides, is fast;
     neither changes what the job computes."""
 
     def __init__(self, step: int = 3) -> None:
         self.step = step
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        if trainer.global_step == self.step:
+    def on_before_optimizer_step(self, trainer: L.Trainer, *args) -> None:
+        if trainer.global_step + 1 == self.step:
             (Path(trainer.default_root_dir) / "training").touch()
         time.sleep(float(os.environ.get("SWEEPLAB_TEST_STEP_DELAY", "0")))
 

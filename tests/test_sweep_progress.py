@@ -122,8 +122,9 @@ def test_hparams_written_during_a_sweep_are_the_ones_its_end_writes(tmp_path):
 
 def test_a_stack_reports_within_an_epoch_once_enough_time_has_passed(tmp_path, monkeypatch,
                                                                       caplog):
-    """With no time required between lines, a line comes after every step: the check after
-    each step is what keeps a long first epoch from being silent."""
+    """With no time required between lines, a line comes after every Lightning step: the check
+    after each step is what keeps a long first epoch from being silent (one batch a Lightning
+    step here, so a line per optimiser step; with several, a line per chunk of a few ms)."""
     import logging
 
     from sweeplab.stack import progress
@@ -131,7 +132,8 @@ def test_a_stack_reports_within_an_epoch_once_enough_time_has_passed(tmp_path, m
 
     monkeypatch.setattr(progress, "EVERY_S", 0.0)
     members = members_of(tmp_path, ["data=spiral", "data.n_per_class=60", "model=mlp",
-                                    "model.hidden=16", "trainer.max_epochs=2", "logger=csv"],
+                                    "model.hidden=16", "trainer.max_epochs=2", "logger=csv",
+                                    "steps_per_call=1"],
                          [["optim.lr=0.1"], ["optim.lr=0.2"]])
     with caplog.at_level(logging.INFO, logger=progress.__name__):
         train_stack(members, tmp_path / "stack", None, "stack 1/1")

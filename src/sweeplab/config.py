@@ -617,8 +617,13 @@ class RunConfig:
     lab: str | None = MISSING
     test_on: str = MISSING
     checkpoint: CheckpointConfig = MISSING
+    steps_per_call: Any = MISSING
+    compile: bool = MISSING
 
     def __post_init__(self) -> None:
+        steps = self.steps_per_call
+        require(steps == "auto" or (is_number(steps) and int(steps) == steps and steps >= 1),
+                "steps_per_call", f"must be auto or a whole number >= 1, got {steps!r}")
         one_of(self.optimized_metric, "optimized_metric", ("auto", *METRICS))
         one_of(self.test_on, "test_on", TEST_ON)
         require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
@@ -715,4 +720,16 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     for group in GROUPS:
         node = plain(group)
         typed[group] = check_group(group, node, group_schema(group, node))
+    check_steps_per_call(typed["run"].steps_per_call, plain("trainer"))
     return typed
+
+
+def check_steps_per_call(steps: Any, trainer: dict[str, Any]) -> None:
+    """Several steps per Lightning step only where Lightning's step is not the unit of a
+    trainer setting (`auto` falls back to one quietly)."""
+    from sweeplab.steps import why_one_step
+
+    reason = why_one_step(trainer)
+    if steps not in ("auto", 1) and reason is not None:
+        raise ConfigError(f"steps_per_call: {steps} needs one batch per Lightning step with "
+                          f"{reason}; allowed: auto or 1")

@@ -35,6 +35,18 @@ class CurvesFirstTensorBoardLogger(TensorBoardLogger):
                             step)
 
 
+class WholeEpochCSVLogger(CSVLogger):
+    """Lightning's CSV logger, its `epoch` column a whole number on every row. A run taking
+    several optimiser steps per Lightning step logs its epoch metrics' step and epoch as
+    metrics (sweeplab.steps), which Lightning stores as floats; the rows read as a K=1 run's."""
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        epoch = metrics.get("epoch")
+        if isinstance(epoch, float) and epoch.is_integer():
+            metrics = {**metrics, "epoch": int(epoch)}
+        super().log_metrics(metrics, step)
+
+
 def keep_csv_rows(loggers: list, before_step: int) -> None:
     """A resumed job's CSV loggers start with the rows the interrupted run wrote before its
     checkpoint's step (Lightning's CSV writer empties `metrics.csv` when it starts); rows

@@ -2,7 +2,8 @@
 
 Lightning's default (rich) bar updates its task and re-reads the logged metrics after every
 step: about 0.3 ms, a fifth of a small model's step on a CPU. The bar looks the same; for a
-stack of models it also shows the step and how many members are still training.
+stack of models it also shows the step and how many members are still training. It counts
+batches, also when a Lightning step takes several (sweeplab.steps).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
+
+from sweeplab.data.loader import BatchChunks
 
 
 class ThrottledRichProgressBar(RichProgressBar):
@@ -23,7 +26,17 @@ class ThrottledRichProgressBar(RichProgressBar):
         super().on_train_epoch_start(trainer, pl_module)
         self._last = 0.0  # draw the first step of each epoch: the it/s estimate needs two
 
+    @property
+    def total_train_batches(self) -> int | float:
+        loader = self.trainer.train_dataloader
+        if isinstance(loader, BatchChunks):
+            return len(loader.loader)
+        return super().total_train_batches
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loader = trainer.train_dataloader
+        if isinstance(loader, BatchChunks):  # the batches trained, not the chunks
+            batch_idx = loader.loader.position - 1
         now = time.monotonic()
         if now - self._last < self.interval_s and batch_idx + 1 < self.total_train_batches:
             return

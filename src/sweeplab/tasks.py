@@ -19,6 +19,7 @@ from sweeplab.config import model_class
 from sweeplab.epoch_sums import EpochSums
 from sweeplab.init import init_weights
 from sweeplab.optim import build_optimizer, build_scheduler
+from sweeplab.steps import SeveralSteps
 
 
 def build_network(net: dict[str, Any], input_shape: tuple[int, ...], out_features: int,
@@ -38,7 +39,7 @@ def keep_in_checkpoints(module: nn.Module) -> None:
             m.persistent(True)
 
 
-class TaskModule(L.LightningModule):
+class TaskModule(SeveralSteps, L.LightningModule):
     """What classification and regression share: the network, the optimiser, the schedule."""
 
     def __init__(self, net: dict, optim: dict, init: dict | None, input_shape: list[int],
@@ -63,23 +64,8 @@ class TaskModule(L.LightningModule):
         return means[0] if means is not None else torch.tensor(float("nan"))
 
     def log_step_loss(self, loss: Tensor, batch_size: int) -> None:
-        """Log train/loss_step on the steps Lightning writes to the loggers (`logs_this_step`)."""
-        if logs_this_step(self.trainer):
-            self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
-                     batch_size=batch_size)
-
-
-def logs_this_step(trainer: L.Trainer) -> bool:
-    """Whether Lightning writes this training step's logged values to the loggers.
-
-    `self.log` costs about as much as a small model's whole step; Lightning keeps only the
-    value of the steps it writes (every `log_every_n_steps` optimiser steps, and the last),
-    so logging on those steps only gives the same logs.
-    """
-    every = trainer.log_every_n_steps
-    return bool(trainer.fast_dev_run or trainer.should_stop
-                or trainer.accumulate_grad_batches > 1
-                or (every and (trainer.global_step + 1) % every == 0))
+        """train/loss_step, on the steps Lightning writes to the loggers."""
+        self.log_step({"train/loss_step": loss.detach()}, batch_size)
 
 
 class Classifier(TaskModule):
@@ -143,7 +129,7 @@ class Classifier(TaskModule):
         getattr(self, f"{stage}_acc").update(preds, y)
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
+    def train_step(self, batch) -> Tensor:
         x, y = batch
         loss, preds = self.loss_and_preds(self(x), y)
         # epoch sums accumulate on the device (no host sync per step)
@@ -200,7 +186,7 @@ class Regressor(TaskModule):
         getattr(self, f"{stage}_sums").update(loss.detach(), len(y))
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
+    def train_step(self, batch) -> Tensor:
         x, y = batch
         loss, _ = self.loss_and_preds(self(x), y)
         self.train_sums.update(loss.detach(), len(y))

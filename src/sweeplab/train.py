@@ -34,6 +34,7 @@ from sweeplab.progress import default_progress_bar
 from sweeplab.record import JobRecord
 from sweeplab.robust import Diverged, DivergenceGuard, GracefulStop, Interrupted, outcome
 from sweeplab.runtime import is_multirun, job_overrides, output_dir, resume_hint, set_threads
+from sweeplab.steps import steps_callback
 from sweeplab.stop import StopNow, Stopped, hold_in_worker, raise_if_asked
 from sweeplab.tasks import Classifier, Regressor
 
@@ -66,8 +67,15 @@ def checked_by_sweeper() -> bool:
 
 
 def final_metrics(trainer: L.Trainer) -> dict[str, float]:
-    return {k: float(v) for k, v in trainer.callback_metrics.items()
-            if not k.endswith("_step") and torch.as_tensor(v).numel() == 1}
+    return reported(trainer.callback_metrics)
+
+
+def reported(metrics: dict) -> dict[str, float]:
+    """What a job reports of logged metrics: one value each, not the per-step values or the
+    step axis (`step`, `epoch`: sweeplab.steps)."""
+    return {k: float(v) for k, v in metrics.items()
+            if not k.endswith("_step") and k not in ("step", "epoch")
+            and torch.as_tensor(v).numel() == 1}
 
 
 def train_set_metrics(module: L.LightningModule, dm: TensorDataModule) -> dict[str, float]:
@@ -117,8 +125,12 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     fit, then validate if training ended before any validation, then test if asked (on the
     `best` checkpoint callback's weights when given, else the last)."""
     stop = stop or graceful_stop(cfg, out)
-    callbacks = callbacks + default_progress_bar(cfg.trainer.get("enable_progress_bar", True),
-                                                 callbacks)
+    steps = steps_callback(cfg, dm, ckpt_path)  # several optimiser steps per Lightning step
+    module.automatic_optimization = steps is None
+    if cfg.get("compile"):
+        module.compile_networks()
+    callbacks = callbacks + ([steps] if steps else []) + default_progress_bar(
+        cfg.trainer.get("enable_progress_bar", True), callbacks)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_class = trainer_args.pop("_target_")
     trainer: L.Trainer = get_class(trainer_class)(
@@ -128,7 +140,7 @@ def fit_module(cfg: DictConfig, module: L.LightningModule, dm: TensorDataModule,
     with stop:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
         # what this fit did not measure again (nothing, if it resumed from training's end)
-        metrics = {k: v for k, v in stop.restored_metrics.items() if not k.endswith("_step")}
+        metrics = reported(stop.restored_metrics)
         metrics.update(final_metrics(trainer))
         if not any("val/" in k for k in metrics):
             # max_steps ended training before the first epoch's validation: validate once now,

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from sweeplab.config import ConfigError
-from sweeplab.data.loader import TensorLoader, scale_inputs
+from sweeplab.data.loader import BatchChunks, TensorLoader, scale_inputs
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class TensorDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.splits: dict[str, Split] | None = None
         self._loaders: dict[str, TensorLoader] = {}
+        #: Lightning training steps per epoch, each a list of batches (sweeplab.steps); None:
+        #: one batch per step
+        self.train_calls: int | None = None
 
     def load(self) -> dict[str, Split]:
         """Return {"train": Split, "val": Split, "test": Split}."""
@@ -110,8 +113,14 @@ class TensorDataModule(L.LightningDataModule):
         self._loaders[split] = loader
         return loader
 
-    def train_dataloader(self) -> TensorLoader:
+    def train_batches(self):
+        """The training batches, one at a time (a dataset may transform them on the way)."""
         return self.loader("train")
+
+    def train_dataloader(self):
+        if self.train_calls is None:
+            return self.train_batches()
+        return BatchChunks(self.loader("train"), self.train_calls, self.train_batches())
 
     def val_dataloader(self) -> TensorLoader:
         return self.loader("val")

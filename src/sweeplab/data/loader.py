@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -83,6 +83,20 @@ class TensorLoader:
             self.epoch -= 1
             self._start = self.position
 
+    @property
+    def resumes_at(self) -> int:
+        """The batch the next epoch starts from: 0, or where an interrupted epoch stopped."""
+        return self._start
+
+    @property
+    def epoch_done(self) -> bool:
+        """Whether the epoch under way has served all its batches."""
+        return self.position >= len(self)
+
+    def first_batch(self) -> tuple[Tensor, Tensor]:
+        """A batch as training sees it, without moving the loader (what `auto` times)."""
+        return self._convert(self.x[: self.batch_size]), self.y[: self.batch_size]
+
     def _order(self) -> Tensor | None:
         n = len(self.x)
         if not self.shuffle and self.world_size == 1:
@@ -118,3 +132,68 @@ class TensorLoader:
                 idx = order[lo:hi]
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
             yield self._convert(xb), yb
+
+
+class BatchChunks:
+    """Serves a TensorLoader's batches as `count` lists per epoch (several optimiser steps per
+    Lightning step, see sweeplab.steps), of nearly equal sizes; none crosses an epoch's end.
+
+    The loader keeps its place in single batches and this adds the chunks served, so a run
+    resumes from a checkpoint written with any chunk size: the interrupted epoch's remaining
+    batches are cut into as many chunks as Lightning still expects (`chunk_count`).
+    """
+
+    def __init__(self, loader: TensorLoader, count: int,
+                 batches: Iterable[tuple[Tensor, Tensor]] | None = None) -> None:
+        """`batches`: what to cut into chunks, if not `loader`'s batches as they are (a dataset's
+        transform of them); `loader` keeps the place either way."""
+        self.loader, self.count = loader, count
+        self.batches = loader if batches is None else batches
+        self.served = 0  # chunks served in the epoch under way
+        self._resumed = 0  # chunks the interrupted epoch had served before the checkpoint
+
+    def __len__(self) -> int:
+        return self.count
+
+    def state_dict(self) -> dict:
+        return {**self.loader.state_dict(), "chunks": self.served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loader.load_state_dict(state)
+        self._resumed = int(state.get("chunks", 0))
+
+    def give_back(self, batches: int) -> None:
+        """The last `batches` of the chunk under way were not trained: a checkpoint written now
+        resumes from the first of them."""
+        self.loader.position -= batches
+
+    def __iter__(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
+        start, total = self.loader.resumes_at, len(self.loader)
+        done = self._resumed if start else 0
+        edges = chunk_edges(start, total, self.count - done)
+        batches = iter(self.batches)
+        self._resumed = 0
+        for j in range(len(edges) - 1):
+            chunk = [next(batches) for _ in range(edges[j + 1] - edges[j])]
+            self.served = done + j + 1
+            yield chunk
+
+
+def chunk_count(batches: int, size: int, resumed: dict | None = None) -> int:
+    """Chunks per epoch: `size` batches each and the epoch's last batch alone (a stop request
+    in it waits for the epoch's end, as it does after a K=1 run's last step). Resuming an
+    epoch interrupted at batch `position` after `chunks` chunks, the nearest count that leaves
+    each remaining chunk a batch (Lightning counts an epoch's chunks once for the whole run)."""
+    count = 1 + math.ceil((batches - 1) / size)
+    if resumed and 0 < resumed["position"] < batches:
+        served, left = resumed["chunks"], batches - resumed["position"]
+        count = min(max(count, served + min(2, left)), served + left)
+    return count
+
+
+def chunk_edges(start: int, end: int, count: int) -> list[int]:
+    """Where `count` chunks of batches start[..end) begin and end: nearly equal sizes, and the
+    last batch a chunk of its own when there are two chunks or more."""
+    if count == 1:
+        return [start, end]
+    return [start + (j * (end - 1 - start)) // (count - 1) for j in range(count)] + [end]

@@ -22,8 +22,8 @@ class XorData(GeneratedData):
         super().__init__(**kwargs)
         self.n, self.noise, self.noise_in_loop = n, noise, noise_in_loop
 
-    def train_dataloader(self):
-        loader = super().train_dataloader()
+    def train_batches(self):
+        loader = super().train_batches()
         if self.noise_in_loop and self.noise > 0:
             return JitterLoader(loader, self.noise, self.seed)
         return loader

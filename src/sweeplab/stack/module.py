@@ -24,7 +24,8 @@ from sweeplab.stack.best import BestWeights
 from sweeplab.stack.logger import member_key, member_metrics
 from sweeplab.stack.net import StackedNet, structure
 from sweeplab.stack.optim import MemberSchedules, build_stacked_optimizer
-from sweeplab.tasks import Classifier, TaskModule, logs_this_step
+from sweeplab.steps import SeveralSteps
+from sweeplab.tasks import Classifier, TaskModule
 
 
 def group_key(member: TaskModule) -> tuple:
@@ -40,7 +41,7 @@ def member_generator(seed_state: Tensor) -> torch.Generator:
     return g
 
 
-class StackModule(L.LightningModule):
+class StackModule(SeveralSteps, L.LightningModule):
     def __init__(self, members: list[TaskModule], seeds: list[int], rng_states: list[Tensor],
                  optims: list[dict[str, Any]], max_epochs: int,
                  best_metric: str | None = None) -> None:
@@ -80,6 +81,12 @@ class StackModule(L.LightningModule):
         """(M, B, C) outputs; only when every group has the same output size."""
         return torch.cat([net(x) for net in self.nets])
 
+    def forward_all(self, x: Tensor) -> list[Tensor]:
+        return [net(x) for net in self.nets]
+
+    def networks(self) -> list[torch.nn.Module]:
+        return list(self.nets)
+
     def losses(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
         """Every member's mean loss over the batch (M,) and, for classifiers, its hits (M,)."""
         losses, hits = [], []
@@ -90,21 +97,21 @@ class StackModule(L.LightningModule):
                 hits.append((preds == y).sum(-1))
         return torch.cat(losses), (torch.cat(hits) if hits else None)
 
-    def log_members(self, name: str, values: Tensor, **kwargs: Any) -> None:
-        """Log `name` for each member still training (a job alone stops when it diverges)."""
+    def active_members(self, name: str, values: Tensor) -> dict[str, Tensor]:
+        """`name` for each member still training (a job alone stops when it diverges)."""
         active = self.active.tolist()
-        self.log_dict({member_key(i, name): values[i] for i in range(len(active)) if active[i]},
-                      **kwargs)
+        return {member_key(i, name): values[i] for i in range(len(active)) if active[i]}
+
+    def log_members(self, name: str, values: Tensor, **kwargs: Any) -> None:
+        self.log_dict(self.active_members(name, values), **kwargs)
 
     # ------------------------------------------------------------ training
 
-    def training_step(self, batch, batch_idx: int) -> dict[str, Tensor]:
+    def train_step(self, batch) -> dict[str, Tensor]:
         x, y = batch
         loss, hits = self.losses(x, y)
         self.train_sums.update(loss.detach(), len(y), hits)
-        if logs_this_step(self.trainer):
-            self.log_members("train/loss_step", loss.detach(), on_step=True, on_epoch=False,
-                             batch_size=len(y))
+        self.log_step(self.active_members("train/loss_step", loss.detach()), len(y))
         total = torch.where(self.active, loss, torch.zeros_like(loss)).sum()
         return {"loss": total, "member_loss": loss.detach()}
 

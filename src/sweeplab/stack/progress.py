@@ -18,6 +18,7 @@ from pathlib import Path
 
 import lightning as L
 
+from sweeplab.steps import stepping_total
 from sweeplab.sweep.progress import duration
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class StackProgress(L.Callback):
         epoch = f"epoch {trainer.current_epoch + 1}" + (f"/{epochs}" if epochs else "")
         members = stack.progress() if hasattr(stack, "progress") else {}
         training = "".join(f", {v} {k}" for k, v in members.items())
-        done, total = trainer.global_step - self.first_step, trainer.estimated_stepping_batches
+        done, total = trainer.global_step - self.first_step, stepping_total(trainer)
         left = total - trainer.global_step
         eta = f", about {duration((self.last - self.started) / done * left)} left" \
             if done > 0 and left >= 0 and total != float("inf") else ""
