@@ -103,14 +103,16 @@ def test_hparams_list_the_finished_jobs_while_the_sweep_runs(tmp_path):
     assert sessions["trainer.max_epochs=1"].hparams["trainer.max_epochs"].number_value == 1
 
 
-def test_hparams_written_during_a_sweep_are_the_ones_its_end_writes(tmp_path):
+@pytest.mark.parametrize("data", [SPIRAL, ["data=polynomial", "model=mlp"]],
+                         ids=["classification", "regression"])
+def test_hparams_written_during_a_sweep_are_the_ones_its_end_writes(tmp_path, data):
     """Without the end-of-sweep callback what remains is what the launcher wrote as it went;
     writing the sweep's HParams from its records must give the same protos."""
     from sweeplab.sweep.summary import read_jobs
     from sweeplab.sweep.tensorboard import write_hparams
 
     sweep = tmp_path / "sweep"
-    result = run_script(["train.py", "-m", *SPIRAL, "trainer.max_epochs=2", "optim.lr=0.05,0.1",
+    result = run_script(["train.py", "-m", *data, "trainer.max_epochs=2", "optim.lr=0.05,0.1",
                          "~hydra.callbacks.summary", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (sweep / "summary.md").exists()
