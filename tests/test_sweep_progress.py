@@ -27,6 +27,7 @@ def sweeps(tmp_path_factory):
     out = {}
     for name, launcher in (("stacked", []), ("sequential", ["hydra/launcher=sequential"])):
         result = run_script(["train.py", "-m", *launcher, *SPIRAL, "trainer.max_epochs=4", SWEPT,
+                             "callbacks.visualize.histograms=true",
                              f"hydra.sweep.dir={tmp / name}"], cwd=tmp)
         assert result.returncode == 1, result.stderr[-2000:]  # the diverged job
         out[name] = (result.stdout, tmp / name)
@@ -70,6 +71,29 @@ def test_stacked_members_get_the_figures_their_jobs_alone_get(sweeps):
         assert figures == images(sequential / job)  # the same weights draw the same pictures
     # a member that diverged draws nothing after it stopped, like its job alone
     assert images(stacked / JOBS[2]) == images(sequential / JOBS[2])
+
+
+def histograms(job_dir) -> dict[tuple[str, int], tuple]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(job_dir), size_guidance={"histograms": 0})
+    events.Reload()
+    return {(tag, e.step): (e.histogram_value.min, e.histogram_value.max, e.histogram_value.sum,
+                            tuple(e.histogram_value.bucket))
+            for tag in events.Tags()["histograms"] for e in events.Histograms(tag)}
+
+
+def test_stacked_members_log_the_histograms_their_jobs_alone_log(sweeps):
+    stacked, sequential = sweeps["stacked"][1], sweeps["sequential"][1]
+    for job in JOBS:
+        alone = histograms(sequential / job)
+        if job != JOBS[2]:  # weights and gradients of every layer, epochs 1 and 2 (then 4)
+            assert {tag.split("/")[0] for tag, _ in alone} == {"weights", "grads"}
+            assert len({step for _, step in alone}) >= 4
+        assert histograms(stacked / job).keys() == alone.keys()
+        for key, (lo, hi, total, buckets) in histograms(stacked / job).items():
+            assert (lo, hi, total) == pytest.approx(alone[key][:3], rel=1e-4, abs=1e-6), key
+            assert buckets == pytest.approx(alone[key][3], abs=1), key
 
 
 def test_hparams_list_the_finished_jobs_while_the_sweep_runs(tmp_path):

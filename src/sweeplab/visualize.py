@@ -48,25 +48,25 @@ class Visualize(L.Callback):
         if self.at_end:
             self.draw(trainer, module, "test", last_step(trainer))
 
+    def histograms_due(self, trainer: L.Trainer) -> bool:
+        """Whether this epoch logs histograms: the first, and those that draw figures."""
+        return self.histograms and (trainer.current_epoch == 0 or self.due(trainer))
+
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._grads_due = self.histograms and (trainer.current_epoch == 0 or self.due(trainer))
+        self._grads_due = self.histograms_due(trainer)
 
     def on_before_optimizer_step(self, trainer: L.Trainer, module: L.LightningModule,
                                  optimizer) -> None:
         if self._grads_due:  # the epoch's first step: gradients of the weights before it
             self._grads_due = False
             writer = tensorboard(trainer)
-            for name, p in module.named_parameters():
-                if writer is not None and p.grad is not None:
-                    writer.add_histogram(f"grads/{name}", p.grad.detach().cpu(),
-                                         trainer.global_step)
+            if writer is not None:
+                histograms_into(writer, module, "grads", trainer.global_step)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         writer = tensorboard(trainer)
-        if self.histograms and writer is not None and (trainer.current_epoch == 0
-                                                       or self.due(trainer)):
-            for name, p in module.named_parameters():
-                writer.add_histogram(f"weights/{name}", p.detach().cpu(), trainer.global_step)
+        if writer is not None and self.histograms_due(trainer):
+            histograms_into(writer, module, "weights", trainer.global_step)
 
     # ------------------------------------------------------------ what
 
@@ -110,6 +110,15 @@ class Visualize(L.Callback):
         if shape == (1,):
             return [("fit", curve(module, dm, data))]
         return []
+
+
+def histograms_into(writer, module: L.LightningModule, kind: str, step: int) -> None:
+    """Histograms of `module`'s parameters (`kind` "weights") or of their gradients ("grads")
+    into TensorBoard `writer`, under `<kind>/<parameter name>`."""
+    for name, p in module.named_parameters():
+        value = p if kind == "weights" else p.grad
+        if value is not None:
+            writer.add_histogram(f"{kind}/{name}", value.detach().cpu(), step)
 
 
 def last_step(trainer: L.Trainer) -> int:

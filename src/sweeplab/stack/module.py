@@ -202,10 +202,14 @@ class StackModule(SeveralSteps, L.LightningModule):
         return {k: float(v) for k, v in member_metrics(metrics, i).items()
                 if not k.endswith("_step")}
 
-    def member_module(self, i: int) -> TaskModule:
-        """Member i as the single-job module, holding its trained weights."""
+    def member_module(self, i: int, grads: bool = False) -> TaskModule:
+        """Member i as the single-job module, holding its trained weights (and, with `grads`,
+        the gradients of its last backward pass)."""
         group = next(k for k, g in enumerate(self.groups) if i in g)
-        self.nets[group].write_member(i - self.groups[group].start, self.members[i].net)
+        net, row = self.nets[group], i - self.groups[group].start
+        net.write_member(row, self.members[i].net)
+        if grads:
+            net.write_member_grads(row, self.members[i].net)
         return self.members[i]
 
     def on_fit_start(self) -> None:

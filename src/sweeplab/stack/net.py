@@ -14,6 +14,7 @@ into its own network, whose checkpoint then loads alone.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -230,15 +231,29 @@ class StackedNet(nn.Module):
                 z = torch.cat([run(z[run.start:run.stop]) for run in runs])
         return z
 
-    @torch.no_grad()
-    def write_member(self, i: int, net: nn.Module) -> None:
-        """Copy member i's weights and batch-norm statistics into its own network `net`."""
+    def pairs(self, net: nn.Module) -> Iterator[tuple[Tensor, Tensor]]:
+        """(a tensor of a member's own network `net`, the stacked tensor it is a row of): every
+        weight, bias and batch-norm parameter and statistic."""
         weighted = [*(self.features.convs if self.features is not None else []), *self.linears]
         for (linear, tail), stacked, norm in zip(blocks(net), weighted, self.norms, strict=True):
-            linear.weight.copy_(stacked.weight[i])
-            linear.bias.copy_(stacked.bias[i])
+            yield linear.weight, stacked.weight
+            yield linear.bias, stacked.bias
             for layer in tail:
                 if isinstance(layer, BATCH_NORMS):
                     for name in ("weight", "bias", "running_mean", "running_var",
                                  "num_batches_tracked"):
-                        getattr(layer, name).copy_(getattr(norm, name)[i])
+                        yield getattr(layer, name), getattr(norm, name)
+
+    @torch.no_grad()
+    def write_member(self, i: int, net: nn.Module) -> None:
+        """Copy member i's weights and batch-norm statistics into its own network `net`."""
+        for own, stacked in self.pairs(net):
+            own.copy_(stacked[i])
+
+    @torch.no_grad()
+    def write_member_grads(self, i: int, net: nn.Module) -> None:
+        """Member i's rows of the stacked gradients as the gradients of its own network's
+        parameters (None where there is none): what its job alone holds before a step."""
+        for own, stacked in self.pairs(net):
+            if isinstance(own, nn.Parameter):
+                own.grad = None if stacked.grad is None else stacked.grad[i].clone()
